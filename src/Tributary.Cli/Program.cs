@@ -1,0 +1,9 @@
+using System.CommandLine;
+using Tributary.Cli.Commands;
+
+var root = new RootCommand("Tributary: connects AI assistants to live data over the Model Context Protocol.")
+{
+    ServeCommand.Create(),
+    CheckCommand.Create(),
+};
+return await root.Parse(args).InvokeAsync();

@@ -1,0 +1,27 @@
+using Tributary.Core.Configuration;
+
+namespace Tributary.Core.Sources;
+
+/// <summary>A kind of data source (<c>sqlite</c>, ...), registered by name; the core only sees this abstraction.</summary>
+public interface ISourceProvider
+{
+    /// <summary>The name configurations use in <c>kind:</c>.</summary>
+    string Kind { get; }
+
+    /// <summary>The provider-specific keys a source of this kind accepts, with what each means.</summary>
+    IReadOnlyDictionary<string, string> SettingKeys { get; }
+
+    /// <summary>Checks a source's settings, reporting every problem to <paramref name="errors"/>.</summary>
+    void Validate(SourceConfig source, SourceContext context, ConfigErrors errors);
+
+    /// <summary>Creates the live source from validated settings.</summary>
+    IDataSource Create(SourceConfig source, SourceContext context);
+}
+
+/// <summary>What a provider needs to know about where it runs.</summary>
+/// <param name="BaseDirectory">Directory that relative paths in the configuration are relative to.</param>
+public sealed record SourceContext(string BaseDirectory)
+{
+    /// <summary>Resolves a configured path against <see cref="BaseDirectory"/>.</summary>
+    public string ResolvePath(string path) => System.IO.Path.GetFullPath(path, BaseDirectory);
+}

@@ -1,0 +1,33 @@
+using Tributary.Core.Configuration;
+
+namespace Tributary.Server.Demo;
+
+/// <summary>The embedded default: the demo shop database as one read-only SQLite source.</summary>
+public static class DemoMode
+{
+    /// <summary>Name of the demo source.</summary>
+    public const string SourceName = "shop";
+
+    /// <summary>Creates the demo database in <paramref name="dataDir"/> if needed and returns a configuration that serves it.</summary>
+    public static TributaryConfig CreateConfig(string dataDir, ServerConfig server)
+    {
+        var directory = Path.GetFullPath(dataDir);
+        var path = Path.Combine(directory, DemoShop.FileName);
+        DemoShop.EnsureCreated(path);
+        return new TributaryConfig
+        {
+            BaseDirectory = directory,
+            Server = server with { DataDir = directory },
+            Sources =
+            [
+                new SourceConfig
+                {
+                    Name = SourceName,
+                    Kind = "sqlite",
+                    Description = "Demo shop (SQLite): customers, products, orders, order_items and app_logs; deterministic sample data with 60,000 orders.",
+                    Settings = new Dictionary<string, string> { ["path"] = path },
+                },
+            ],
+        };
+    }
+}

@@ -1,0 +1,56 @@
+using System.Reflection;
+using Microsoft.Extensions.DependencyInjection;
+using ModelContextProtocol.Protocol;
+using ModelContextProtocol.Server;
+using Tributary.Core.Configuration;
+using Tributary.Core.Queries;
+using Tributary.Core.Sources;
+using Tributary.Server.Mcp;
+
+namespace Tributary.Server.Hosting;
+
+/// <summary>Registers Tributary's MCP surface (sources, tools, resources, completion) on a service collection.</summary>
+public static class TributaryServerExtensions
+{
+    /// <summary>What the model is told about using this server.</summary>
+    public const string Instructions =
+        "Tributary gives you live, read-only access to the user's data sources. Work in this order: " +
+        "1) call list_sources to see the sources; 2) call describe_schema {source} (or {source, table}) to learn tables, columns, keys and constraints; " +
+        "3) call query {source, sql, params?} with exactly one SELECT statement, binding values through params (@name with an object, ? with an array) rather than writing them into the SQL. " +
+        "Results are {columns, rows, row_count, truncated, next_cursor}: rows are arrays in column order. A result holds at most max_rows rows (default 500); " +
+        "when truncated is true, prefer narrowing the query (WHERE, LIMIT, aggregates); to read further, call query with only {cursor: next_cursor}. " +
+        "Writes are refused by the engine, and statements that run too long are cancelled: narrow them rather than retrying. " +
+        "Schemas are also resources: tributary://sources, tributary://sources/{source}/schema and tributary://sources/{source}/tables/{table}.";
+
+    /// <summary>Tributary's name and version as MCP server info.</summary>
+    public static Implementation ServerInfo { get; } = new()
+    {
+        Name = "tributary",
+        Title = "Tributary",
+        Version = typeof(TributaryServerExtensions).Assembly.GetCustomAttribute<AssemblyInformationalVersionAttribute>()?.InformationalVersion.Split('+')[0] ?? "0.0.0",
+    };
+
+    /// <summary>Adds the MCP server with Tributary's tools, resources and completion over the configured sources.</summary>
+    public static IMcpServerBuilder AddTributaryMcpServer(this IServiceCollection services, TributaryConfig config)
+    {
+        ArgumentNullException.ThrowIfNull(config);
+        services.AddSingleton(config);
+        services.AddSingleton(_ => new SourceRegistry(config, SourceProviders.All));
+        services.AddSingleton(new QueryCursorCodec(config.Server.CursorSecret));
+        services.AddSingleton<NameCompletion>();
+        services.AddSingleton<McpServerTool, ListSourcesTool>();
+        services.AddSingleton<McpServerTool, DescribeSchemaTool>();
+        services.AddSingleton<McpServerTool, QueryTool>();
+        services.AddSingleton<McpServerResource, SourcesResource>();
+        services.AddSingleton<McpServerResource, SchemaResource>();
+        services.AddSingleton<McpServerResource, TableResource>();
+        return services
+            .AddMcpServer(options =>
+            {
+                options.ServerInfo = ServerInfo;
+                options.ServerInstructions = Instructions;
+            })
+            .WithCompleteHandler((request, cancellationToken) =>
+                request.Services!.GetRequiredService<NameCompletion>().CompleteAsync(request, cancellationToken));
+    }
+}

@@ -1,0 +1,50 @@
+using Microsoft.AspNetCore.Builder;
+using Microsoft.AspNetCore.Http;
+using Microsoft.Extensions.DependencyInjection;
+using ModelContextProtocol.AspNetCore;
+
+namespace Tributary.Server.Http;
+
+/// <summary>Tributary's HTTP transport: Streamable HTTP at <c>/mcp</c> in hybrid session mode, legacy HTTP+SSE at <c>/sse</c>.</summary>
+public static class TributaryHttpExtensions
+{
+    /// <summary>The Streamable HTTP endpoint.</summary>
+    public const string McpPath = "/mcp";
+
+    /// <summary>The legacy HTTP+SSE endpoint (its messages go to <c>/mcp/message</c>).</summary>
+    public const string SsePath = "/sse";
+
+    /// <summary>
+    /// Serves 2026-07-28 clients statelessly and gives <c>initialize</c> clients a session, on one endpoint,
+    /// and keeps the legacy HTTP+SSE transport for older clients.
+    /// </summary>
+    public static IMcpServerBuilder WithTributaryHttpTransport(this IMcpServerBuilder builder) =>
+        builder.WithHttpTransport(options =>
+        {
+            options.SessionMode = HttpServerSessionMode.StatefulForInitializeClients;
+#pragma warning disable MCP9004 // The legacy SSE transport is deprecated by the spec, and still used by older clients.
+            options.EnableLegacySse = true;
+#pragma warning restore MCP9004
+        });
+
+    /// <summary>Adds the safety checks, the health endpoint and the MCP endpoints to <paramref name="app"/>.</summary>
+    public static WebApplication MapTributaryHttp(this WebApplication app, HttpSafetyOptions safety)
+    {
+        ArgumentNullException.ThrowIfNull(app);
+        app.UseMiddleware<HttpSafetyMiddleware>(safety);
+        app.Use((context, next) =>
+        {
+            // The SDK maps legacy SSE under the MCP path; serve it at /sse as well, before routing picks an endpoint.
+            if (context.Request.Path.Equals(SsePath, StringComparison.Ordinal))
+            {
+                context.Request.Path = McpPath + SsePath;
+            }
+
+            return next(context);
+        });
+        app.UseRouting();
+        app.MapGet("/healthz", (RequestDelegate)(context => context.Response.WriteAsync("ok")));
+        app.MapMcp(McpPath);
+        return app;
+    }
+}

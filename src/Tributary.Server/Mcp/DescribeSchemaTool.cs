@@ -1,0 +1,35 @@
+using System.Text.Json;
+using Tributary.Core;
+using Tributary.Core.Sources;
+
+namespace Tributary.Server.Mcp;
+
+/// <summary><c>describe_schema</c>: tables and views with columns, keys, indexes and constraints.</summary>
+public sealed class DescribeSchemaTool(SourceRegistry sources) : TributaryTool(ReadOnlyTool(
+    "describe_schema",
+    "Describe a source's schema",
+    "Describes the tables and views of a source: columns (type, nullability, default, primary key), foreign keys with the referenced table and columns, indexes, UNIQUE and CHECK constraints. Give 'table' to describe one table only. Call before writing SQL for query.",
+    """
+    {"type":"object","required":["source"],"additionalProperties":false,"properties":{
+      "source":{"type":"string","description":"Source name, from list_sources"},
+      "table":{"type":"string","description":"Only this table or view (optional)"}}}
+    """,
+    """
+    {"type":"object","required":["source","tables"],"properties":{"source":{"type":"string"},"tables":{"type":"array","items":{"type":"object",
+      "required":["name","type","columns"],"properties":{"name":{"type":"string"},"type":{"type":"string"},
+      "columns":{"type":"array","items":{"type":"object","properties":{"name":{"type":"string"},"type":{"type":"string"},"nullable":{"type":"boolean"},"default":{"type":["string","null"]},"primary_key":{"type":"boolean"}}}},
+      "primary_key":{"type":"array","items":{"type":"string"}},"foreign_keys":{"type":"array"},"indexes":{"type":"array"},
+      "unique_constraints":{"type":"array"},"check_constraints":{"type":"array"}}}}}}
+    """))
+{
+    /// <summary>Describes <paramref name="source"/> (or one table of it) as JSON (shared with the schema resources).</summary>
+    public static async Task<ReadOnlyMemory<byte>> WriteAsync(IDataSource source, string? table, CancellationToken cancellationToken)
+    {
+        ArgumentNullException.ThrowIfNull(source);
+        var schema = await source.DescribeAsync(table, cancellationToken);
+        return JsonSerializer.SerializeToUtf8Bytes(schema, CoreJsonContext.Default.DatabaseSchema);
+    }
+
+    private protected override async ValueTask<ReadOnlyMemory<byte>> ExecuteAsync(ToolArguments arguments, CancellationToken cancellationToken) =>
+        await WriteAsync(sources.Get(arguments.RequiredString("source")), arguments.String("table"), cancellationToken);
+}

@@ -1,0 +1,49 @@
+using System.Buffers;
+using System.Text.Json;
+using Tributary.Core.Sources;
+
+namespace Tributary.Server.Mcp;
+
+/// <summary><c>list_sources</c>: every source with its kind, description, whether it is read-only, and its table count.</summary>
+public sealed class ListSourcesTool(SourceRegistry sources) : TributaryTool(ReadOnlyTool(
+    "list_sources",
+    "List data sources",
+    "Lists the data sources this server can query: name, kind, description, whether it is read-only, and how many tables it has. Start here, then call describe_schema.",
+    """{"type":"object","properties":{},"additionalProperties":false}""",
+    """
+    {"type":"object","required":["sources"],"properties":{"sources":{"type":"array","items":{"type":"object",
+      "required":["name","kind","description","read_only","table_count"],
+      "properties":{"name":{"type":"string"},"kind":{"type":"string"},"description":{"type":"string"},
+        "read_only":{"type":"boolean"},"table_count":{"type":"integer"}}}}}}
+    """))
+{
+    /// <summary>Writes the sources list as JSON (shared with the <c>tributary://sources</c> resource).</summary>
+    public static async Task<ReadOnlyMemory<byte>> WriteAsync(SourceRegistry sources, CancellationToken cancellationToken)
+    {
+        ArgumentNullException.ThrowIfNull(sources);
+        var counts = await Task.WhenAll(sources.All.Select(async s => (await s.ListTablesAsync(cancellationToken)).Count));
+        var buffer = new ArrayBufferWriter<byte>();
+        using var json = new Utf8JsonWriter(buffer);
+        json.WriteStartObject();
+        json.WriteStartArray("sources"u8);
+        for (var i = 0; i < sources.All.Count; i++)
+        {
+            var source = sources.All[i];
+            json.WriteStartObject();
+            json.WriteString("name"u8, source.Name);
+            json.WriteString("kind"u8, source.Kind);
+            json.WriteString("description"u8, source.Description);
+            json.WriteBoolean("read_only"u8, source.IsReadOnly);
+            json.WriteNumber("table_count"u8, counts[i]);
+            json.WriteEndObject();
+        }
+
+        json.WriteEndArray();
+        json.WriteEndObject();
+        await json.FlushAsync(cancellationToken);
+        return buffer.WrittenMemory;
+    }
+
+    private protected override async ValueTask<ReadOnlyMemory<byte>> ExecuteAsync(ToolArguments arguments, CancellationToken cancellationToken) =>
+        await WriteAsync(sources, cancellationToken);
+}

@@ -1,0 +1,107 @@
+using System.Diagnostics;
+using System.Text.Json;
+using Tributary.Core;
+using Tributary.Core.Queries;
+using Tributary.Core.Sources;
+
+namespace Tributary.Server.Mcp;
+
+/// <summary>
+/// <c>query</c>: one read-only SQL statement, enforced by the engine; a row cap with <c>truncated</c> and a signed
+/// <c>next_cursor</c> that continues the same query.
+/// </summary>
+public sealed class QueryTool(SourceRegistry sources, QueryCursorCodec cursors) : TributaryTool(ReadOnlyTool(
+    "query",
+    "Run a read-only SQL query",
+    "Runs exactly one read-only SQL statement (SELECT or WITH ... SELECT) against a source and returns {columns, rows, row_count, truncated, next_cursor, elapsed_ms}; rows are arrays in column order. " +
+    "Bind values with 'params' (named @name as an object, or ? as an array) instead of writing them into the SQL. " +
+    "At most 'max_rows' rows come back (default per source, usually 500); when 'truncated' is true, call query again with only 'cursor' set to 'next_cursor' for the next page. " +
+    "Writes are refused by the database engine; long statements are cancelled at the source's statement timeout.",
+    """
+    {"type":"object","additionalProperties":false,"properties":{
+      "source":{"type":"string","description":"Source name, from list_sources"},
+      "sql":{"type":"string","description":"Exactly one SELECT statement"},
+      "params":{"type":["object","array"],"description":"Values for @name parameters (object) or ? parameters (array)"},
+      "max_rows":{"type":"integer","minimum":1,"description":"Rows per page (default per source, usually 500)"},
+      "cursor":{"type":"string","description":"next_cursor of an earlier page: continues that query (source and sql may then be left out)"}}}
+    """,
+    """
+    {"type":"object","required":["columns","rows","row_count","truncated","elapsed_ms"],"properties":{
+      "columns":{"type":"array","items":{"type":"object","required":["name","type"],"properties":{"name":{"type":"string"},"type":{"type":"string"}}}},
+      "rows":{"type":"array","items":{"type":"array"}},
+      "row_count":{"type":"integer"},
+      "truncated":{"type":"boolean"},
+      "next_cursor":{"type":"string"},
+      "elapsed_ms":{"type":"number"}}}
+    """))
+{
+    private protected override async ValueTask<ReadOnlyMemory<byte>> ExecuteAsync(ToolArguments arguments, CancellationToken cancellationToken)
+    {
+        var start = Stopwatch.GetTimestamp();
+        var sourceName = arguments.String("source");
+        var sql = arguments.String("sql");
+        var parameters = arguments.Get("params");
+        var maxRows = arguments.Integer("max_rows");
+        var offset = 0;
+        if (arguments.String("cursor") is { } cursor)
+        {
+            var state = cursors.Decode(cursor);
+            if (sourceName is not null && sourceName != state.Source)
+            {
+                throw new ToolException($"the cursor belongs to source '{state.Source}', not '{sourceName}': leave 'source' out or run the query again");
+            }
+
+            if (sql is not null && sql != state.Sql)
+            {
+                throw new ToolException("the cursor belongs to a different query: send only 'cursor' to continue, or leave 'cursor' out to start a new query");
+            }
+
+            (sourceName, sql, parameters, offset, maxRows) = (state.Source, state.Sql, state.Parameters, state.Offset, maxRows ?? state.MaxRows);
+        }
+
+        if (sourceName is null)
+        {
+            throw new ToolException("'source' is required (a string, from list_sources)");
+        }
+
+        if (string.IsNullOrWhiteSpace(sql))
+        {
+            throw new ToolException("'sql' is required: one SELECT statement");
+        }
+
+        var source = sources.Get(sourceName);
+        var limits = sources.Config(sourceName);
+        var rows = maxRows ?? limits.MaxRows;
+        if (rows < 1 || rows > limits.MaxRowsLimit)
+        {
+            throw new ToolException($"'max_rows' must be between 1 and {limits.MaxRowsLimit} for source '{sourceName}' (got {rows}): page through larger results with next_cursor");
+        }
+
+        var request = new QueryRequest(sql, ToParameters(parameters), rows, offset);
+        var parametersForCursor = parameters;
+        using var output = new QueryResultWriter(
+            next => cursors.Encode(new CursorState(sourceName, sql, parametersForCursor, next, rows)),
+            start);
+        await source.QueryAsync(request, output, cancellationToken);
+        return output.Json.ToArray();
+    }
+
+    private static QueryParameter[] ToParameters(JsonElement? parameters) => parameters switch
+    {
+        null => [],
+        { ValueKind: JsonValueKind.Object } p => p.EnumerateObject().Select(x => new QueryParameter(x.Name.TrimStart('@', ':', '$'), ToValue(x.Value))).ToArray(),
+        { ValueKind: JsonValueKind.Array } p => p.EnumerateArray().Select(x => new QueryParameter(null, ToValue(x))).ToArray(),
+        _ => throw new ToolException("'params' must be an object of named values or an array of positional values"),
+    };
+
+    private static object? ToValue(JsonElement value) => value.ValueKind switch
+    {
+        JsonValueKind.String => value.GetString(),
+        JsonValueKind.Number when value.TryGetInt64(out var integer) => integer,
+        JsonValueKind.Number => value.GetDouble(),
+        JsonValueKind.True => true,
+        JsonValueKind.False => false,
+        JsonValueKind.Null => null,
+        _ => value.GetRawText(),
+    };
+}

@@ -1,0 +1,28 @@
+using System.Text.Json;
+using Tributary.Core;
+
+namespace Tributary.Server.Mcp;
+
+/// <summary>Typed reads of a tool call's arguments; a missing or mistyped argument is a <see cref="ToolException"/> naming it.</summary>
+internal readonly struct ToolArguments(IDictionary<string, JsonElement>? arguments)
+{
+    public JsonElement? Get(string name) =>
+        arguments is not null && arguments.TryGetValue(name, out var value) && value.ValueKind is not (JsonValueKind.Null or JsonValueKind.Undefined) ? value : null;
+
+    public string? String(string name) => Get(name) switch
+    {
+        null => null,
+        { ValueKind: JsonValueKind.String } value => value.GetString(),
+        _ => throw new ToolException($"'{name}' must be a string"),
+    };
+
+    public string RequiredString(string name) =>
+        String(name) is { Length: > 0 } value ? value : throw new ToolException($"'{name}' is required (a non-empty string)");
+
+    public int? Integer(string name) => Get(name) switch
+    {
+        null => null,
+        { ValueKind: JsonValueKind.Number } value when value.TryGetInt32(out var number) => number,
+        _ => throw new ToolException($"'{name}' must be a whole number"),
+    };
+}

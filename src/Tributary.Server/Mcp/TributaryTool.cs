@@ -1,0 +1,70 @@
+using System.Text;
+using System.Text.Json;
+using ModelContextProtocol.Protocol;
+using ModelContextProtocol.Server;
+using Tributary.Core;
+
+namespace Tributary.Server.Mcp;
+
+/// <summary>
+/// Base of Tributary's tools: a fixed protocol description, JSON produced once and sent both as
+/// <c>structuredContent</c> and as text, and <see cref="ToolException"/> turned into a tool error the model can act on.
+/// </summary>
+public abstract class TributaryTool : McpServerTool
+{
+    /// <summary>Creates the tool from its protocol description.</summary>
+    protected TributaryTool(Tool tool) => ProtocolTool = tool;
+
+    /// <inheritdoc />
+    public override Tool ProtocolTool { get; }
+
+    /// <inheritdoc />
+    public override IReadOnlyList<object> Metadata => [];
+
+    /// <inheritdoc />
+    public override async ValueTask<CallToolResult> InvokeAsync(RequestContext<CallToolRequestParams> request, CancellationToken cancellationToken = default)
+    {
+        ArgumentNullException.ThrowIfNull(request);
+        try
+        {
+            var json = await ExecuteAsync(new ToolArguments(request.Params?.Arguments), cancellationToken);
+            return new CallToolResult
+            {
+                Content = [new TextContentBlock { Text = Encoding.UTF8.GetString(json.Span) }],
+                StructuredContent = JsonElement.Parse(json.Span),
+            };
+        }
+        catch (ToolException e)
+        {
+            return Error(e.Message);
+        }
+    }
+
+    /// <summary>A tool error result with <paramref name="message"/>.</summary>
+    public static CallToolResult Error(string message) => new()
+    {
+        IsError = true,
+        Content = [new TextContentBlock { Text = message }],
+    };
+
+    /// <summary>Does the work and returns the result as UTF-8 JSON.</summary>
+    private protected abstract ValueTask<ReadOnlyMemory<byte>> ExecuteAsync(ToolArguments arguments, CancellationToken cancellationToken);
+
+    /// <summary>Builds a protocol tool description with read-only, closed-world annotations.</summary>
+    protected static Tool ReadOnlyTool(string name, string title, string description, string inputSchema, string outputSchema) => new()
+    {
+        Name = name,
+        Title = title,
+        Description = description,
+        InputSchema = JsonElement.Parse(inputSchema),
+        OutputSchema = JsonElement.Parse(outputSchema),
+        Annotations = new ToolAnnotations
+        {
+            Title = title,
+            ReadOnlyHint = true,
+            DestructiveHint = false,
+            IdempotentHint = true,
+            OpenWorldHint = false,
+        },
+    };
+}
