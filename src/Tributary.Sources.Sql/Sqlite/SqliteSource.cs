@@ -61,9 +61,10 @@ public sealed class SqliteSource : IDataSource
         ArgumentNullException.ThrowIfNull(request);
         ArgumentNullException.ThrowIfNull(output);
         await using var connection = await OpenAsync(cancellationToken);
-        var parameterNames = CheckStatement(connection.Handle!, request.Sql);
+        var sql = SqlitePositionalParameters.Number(request.Sql);
+        var parameterNames = CheckStatement(connection.Handle!, sql);
         await using var command = connection.CreateCommand();
-        command.CommandText = request.Sql;
+        command.CommandText = sql;
         Bind(command, parameterNames, request.Parameters);
 
         using var timeout = CancellationTokenSource.CreateLinkedTokenSource(cancellationToken);
@@ -191,7 +192,7 @@ public sealed class SqliteSource : IDataSource
                 throw new ToolException($"parameter '{name[1..]}' has no value: add it to 'params' (given: {(named.Count == 0 ? "none" : string.Join(", ", named.Keys))})");
             }
 
-            // Bind by 1-based position with SQLite's own name for it, so '?', ':x', '@x' and '$x' all work.
+            // Bind under SQLite's own name for the parameter, so '?1', ':x', '@x' and '$x' all work.
             command.Parameters.Add(new SqliteParameter(name ?? $"?{i + 1}", value ?? DBNull.Value));
         }
 
@@ -204,6 +205,7 @@ public sealed class SqliteSource : IDataSource
     private ToolException Translate(int code, string message) => code switch
     {
         SqliteReadOnly or SqliteAuth => ReadOnlyError(message),
+        _ when message.StartsWith("not authorized", StringComparison.Ordinal) => ReadOnlyError(message),
         _ when message.StartsWith("no such table", StringComparison.Ordinal) =>
             new ToolException($"{message}: call describe_schema on source '{Name}' for its tables"),
         _ => new ToolException($"SQL error: {message}"),

@@ -1,0 +1,34 @@
+using System.Diagnostics;
+using System.Text.Json;
+using Tributary.Core.Configuration;
+using Tributary.Core.Queries;
+using Tributary.Sources.Sql.Sqlite;
+using Tributary.Testing;
+
+namespace Tributary.Sources.Sql.Tests.Sqlite;
+
+/// <summary>A copy of the demo database served by a <see cref="SqliteSource"/>, with helpers to run queries.</summary>
+public sealed class SqliteSourceFixture : IAsyncLifetime
+{
+    public string Path { get; } = DemoDatabase.Copy();
+
+    public SqliteSource Source { get; private set; } = null!;
+
+    public Task InitializeAsync()
+    {
+        Source = Create(TimeSpan.FromSeconds(10));
+        return Task.CompletedTask;
+    }
+
+    public SqliteSource Create(TimeSpan statementTimeout) =>
+        new(new SourceConfig { Name = "shop", Kind = "sqlite", StatementTimeout = statementTimeout }, Path);
+
+    public static async Task<JsonElement> QueryAsync(SqliteSource source, string sql, int maxRows = 100, int offset = 0, params QueryParameter[] parameters)
+    {
+        using var writer = new QueryResultWriter(next => $"cursor:{next}", Stopwatch.GetTimestamp());
+        await source.QueryAsync(new QueryRequest(sql, parameters, maxRows, offset), writer, CancellationToken.None);
+        return JsonDocument.Parse(writer.Json).RootElement.Clone();
+    }
+
+    public async Task DisposeAsync() => await Source.DisposeAsync();
+}
