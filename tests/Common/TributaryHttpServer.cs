@@ -1,0 +1,58 @@
+using System.Net;
+using Microsoft.AspNetCore.Builder;
+using Microsoft.AspNetCore.Hosting.Server;
+using Microsoft.AspNetCore.Hosting.Server.Features;
+using Microsoft.Extensions.DependencyInjection;
+using Microsoft.Extensions.Logging;
+using ModelContextProtocol.Client;
+using Tributary.Core.Configuration;
+using Tributary.Server.Hosting;
+using Xunit;
+
+namespace Tributary.Testing;
+
+/// <summary>Tributary's real HTTP host on a free loopback port, serving its own copy of the demo database.</summary>
+public sealed class TributaryHttpServer : IAsyncLifetime
+{
+    private WebApplication? _app;
+
+    /// <summary>The database file the server reads.</summary>
+    public string DatabasePath { get; } = DemoDatabase.Copy();
+
+    /// <summary>The server's base address, such as <c>http://127.0.0.1:41234</c>.</summary>
+    public Uri BaseAddress { get; private set; } = null!;
+
+    /// <summary>The Streamable HTTP endpoint.</summary>
+    public Uri McpEndpoint => new(BaseAddress, "/mcp");
+
+    /// <summary>The configuration served (one sqlite source called <c>shop</c>).</summary>
+    public TributaryConfig Config => new()
+    {
+        Sources = [new SourceConfig { Name = "shop", Kind = "sqlite", Description = "Demo shop", Settings = new Dictionary<string, string> { ["path"] = DatabasePath } }],
+    };
+
+    public async Task InitializeAsync()
+    {
+        _app = TributaryHosts.CreateHttp(Config, new HttpEndpoint(IPAddress.Loopback, 0), LogLevel.Warning);
+        await _app.StartAsync();
+        var address = _app.Services.GetRequiredService<IServer>().Features.Get<IServerAddressesFeature>()!.Addresses.Single();
+        BaseAddress = new Uri(address);
+    }
+
+    /// <summary>Connects the SDK client over Streamable HTTP or legacy SSE, optionally pinned to a protocol version.</summary>
+    public Task<McpClient> ConnectAsync(HttpTransportMode mode = HttpTransportMode.StreamableHttp, string? protocolVersion = null)
+    {
+        var endpoint = mode == HttpTransportMode.Sse ? new Uri(BaseAddress, "/sse") : McpEndpoint;
+        var transport = new HttpClientTransport(new HttpClientTransportOptions { Endpoint = endpoint, TransportMode = mode });
+        return McpClient.CreateAsync(transport, new McpClientOptions { ProtocolVersion = protocolVersion });
+    }
+
+    public async Task DisposeAsync()
+    {
+        if (_app is not null)
+        {
+            await _app.StopAsync();
+            await _app.DisposeAsync();
+        }
+    }
+}
