@@ -1,13 +1,15 @@
-using System.ComponentModel;
 using System.Net;
 using Microsoft.AspNetCore.Builder;
+using Microsoft.AspNetCore.Hosting;
+using Microsoft.AspNetCore.Hosting.Server;
+using Microsoft.AspNetCore.Hosting.Server.Features;
 using Microsoft.Extensions.DependencyInjection;
 using Microsoft.Extensions.Hosting;
 using Microsoft.Extensions.Logging;
 using Microsoft.Extensions.Logging.Console;
 using ModelContextProtocol.AspNetCore;
 using ModelContextProtocol.Protocol;
-using ModelContextProtocol.Server;
+using Tributary.Bench.HelloServer;
 
 // The floor for Tributary's benchmark: the smallest MCP SDK server, one 'hello' tool, over stdio or Streamable HTTP.
 // It is hosted like Tributary (empty host builder for stdio, slim web builder for HTTP, warnings-only logs on stderr,
@@ -42,8 +44,8 @@ switch (args)
             await using var app = builder.Build();
             app.MapMcp("/mcp");
             await app.StartAsync();
-            var bound = new Uri(app.Urls.First());
-            Console.WriteLine($"listening on http://{address.Split(':')[0]}:{bound.Port}/mcp");
+            var bound = app.Services.GetRequiredService<IServer>().Features.Get<IServerAddressesFeature>()!.Addresses.First();
+            Console.WriteLine($"listening on {bound.TrimEnd('/')}/mcp");
             await app.WaitForShutdownAsync();
             return 0;
         }
@@ -74,13 +76,4 @@ static bool TryParseLoopback(string address, out IPAddress ip, out int port)
         && IPAddress.IsLoopback(ip)
         && int.TryParse(address[(colon + 1)..], out port)
         && port is >= 0 and <= 65535;
-}
-
-/// <summary>The one tool of the floor server.</summary>
-[McpServerToolType]
-public sealed class HelloTool
-{
-    /// <summary>Returns a short greeting.</summary>
-    [McpServerTool(Name = "hello", ReadOnly = true, Idempotent = true, OpenWorld = false), Description("Says hello.")]
-    public static string Hello() => "hello, world";
 }

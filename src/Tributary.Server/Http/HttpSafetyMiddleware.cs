@@ -36,7 +36,15 @@ public sealed partial class HttpSafetyMiddleware(RequestDelegate next, HttpSafet
             return;
         }
 
-        await next(context);
+        try
+        {
+            await next(context);
+        }
+        catch (BadHttpRequestException e) when (e.StatusCode == StatusCodes.Status413PayloadTooLarge && !context.Response.HasStarted)
+        {
+            // A body without Content-Length that grows over the limit: Kestrel stops reading it.
+            await RejectAsync(context, StatusCodes.Status413PayloadTooLarge, $"Request body is over the limit of {options.MaxRequestBytes} bytes (server.max_request_bytes)");
+        }
     }
 
     /// <summary>Writes a JSON-RPC error body with the given HTTP status.</summary>
