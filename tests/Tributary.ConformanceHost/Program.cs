@@ -32,7 +32,7 @@ await using var app = builder.Build();
 app.MapTributaryHttp(new HttpSafetyOptions());
 await app.StartAsync();
 
-var address = app.Services.GetRequiredService<IServer>().Features.GetRequiredFeature<IServerAddressesFeature>().Addresses.First();
+var address = app.Services.GetRequiredService<IServer>().Features.Get<IServerAddressesFeature>()!.Addresses.First();
 Console.Out.WriteLine($"listening on http://127.0.0.1:{new Uri(address).Port}/mcp");
 Console.Out.Flush();
 

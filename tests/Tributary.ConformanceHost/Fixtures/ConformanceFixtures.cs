@@ -24,7 +24,8 @@ internal static partial class ConformanceFixtures
             .WithCompleteHandler((request, _) => ValueTask.FromResult(Complete(request.Params)))
             .WithSetLoggingLevelHandler((request, _) =>
             {
-                LogLevelSet(Logger(request), request.Params?.Level.ToString() ?? "(none)");
+                var logger = Logger(request);
+                LogLevelSet(logger, request.Params?.Level);
                 return ValueTask.FromResult(new EmptyResult());
             })
             .WithSubscribeToResourcesHandler((request, _) =>
@@ -34,15 +35,16 @@ internal static partial class ConformanceFixtures
             })
             .WithUnsubscribeFromResourcesHandler((request, _) =>
             {
-                subscriptions.TryRemove((request.Server.SessionId ?? "", request.Params?.Uri ?? ""), out _);
+                subscriptions.TryRemove((request.Server.SessionId ?? "", request.Params?.Uri ?? ""), out var _);
                 return ValueTask.FromResult(new EmptyResult());
             })
             .WithRequestFilters(filters => filters.AddCallToolFilter(next => (request, cancellationToken) =>
             {
                 // One line per fixture call on stderr: the tests read it to prove a scenario really reached its fixture.
-                if (request.MatchedPrimitive is McpServerTool tool)
+                var logger = Logger(request);
+                if (request.MatchedPrimitive is McpServerTool tool && logger.IsEnabled(LogLevel.Information))
                 {
-                    FixtureCalled(Logger(request), tool.ProtocolTool.Name);
+                    FixtureCalled(logger, tool.ProtocolTool.Name);
                 }
 
                 return next(request, cancellationToken);
@@ -65,5 +67,5 @@ internal static partial class ConformanceFixtures
     private static partial void FixtureCalled(ILogger logger, string tool);
 
     [LoggerMessage(EventId = 9002, Level = LogLevel.Information, Message = "Client log level set to {Level}")]
-    private static partial void LogLevelSet(ILogger logger, string level);
+    private static partial void LogLevelSet(ILogger logger, LoggingLevel? level);
 }
