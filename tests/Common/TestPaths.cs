@@ -6,15 +6,26 @@ public static class TestPaths
     /// <summary>The repository root (the folder holding Tributary.slnx).</summary>
     public static string RepoRoot { get; } = FindRoot();
 
-    /// <summary>The built <c>tributary.dll</c> of the same configuration as the running tests.</summary>
-    public static string CliDll
+    /// <summary>The build configuration of the running tests (Debug or Release), read from bin/CONFIG/TFM.</summary>
+    public static string Configuration { get; } =
+        new DirectoryInfo(Path.TrimEndingDirectorySeparator(AppContext.BaseDirectory)).Parent?.Name ?? "Debug";
+
+    /// <summary>The built CLI, <c>tributary.dll</c> (same configuration as the tests).</summary>
+    public static string CliDll => Built(Path.Combine("src", "Tributary.Cli"), "tributary.dll");
+
+    /// <summary>The <c>dotnet</c> host that runs the tests, to run built programs with.</summary>
+    public static string DotnetHost =>
+        Environment.GetEnvironmentVariable("DOTNET_HOST_PATH") is { Length: > 0 } host && File.Exists(host)
+            ? host
+            : Path.GetFileNameWithoutExtension(Environment.ProcessPath) == "dotnet" ? Environment.ProcessPath! : "dotnet";
+
+    /// <summary>The built <paramref name="dll"/> of the project folder <paramref name="project"/> (relative to the root).</summary>
+    public static string Built(string project, string dll)
     {
-        get
-        {
-            var configuration = AppContext.BaseDirectory.Contains("/Release/", StringComparison.Ordinal) ? "Release" : "Debug";
-            var path = Path.Combine(RepoRoot, "src", "Tributary.Cli", "bin", configuration, "net10.0", "tributary.dll");
-            return File.Exists(path) ? path : throw new FileNotFoundException($"build the CLI first (dotnet build): {path} is missing");
-        }
+        var path = Path.Combine(RepoRoot, project, "bin", Configuration, "net10.0", dll);
+        return File.Exists(path)
+            ? path
+            : throw new FileNotFoundException($"{path} is missing: build the solution (dotnet build) before running these tests");
     }
 
     /// <summary>A new empty temporary folder.</summary>

@@ -19,7 +19,7 @@ public sealed class CheckCommandTests
                 path: ./missing.db
             """);
 
-        await using var process = TributaryProcess.Start(dir, null, "check");
+        using var process = TributaryProcess.Start(dir, null, "check");
         var exit = await process.WaitForExitAsync(TimeSpan.FromSeconds(60));
 
         Assert.Equal(2, exit);
@@ -37,7 +37,7 @@ public sealed class CheckCommandTests
         var file = Path.Combine(dir, "custom.yaml");
         await File.WriteAllTextAsync(file, $"sources:\n  shop:\n    kind: sqlite\n    path: {database}\n");
 
-        await using var process = TributaryProcess.Start(dir, null, "check", "--config", file);
+        using var process = TributaryProcess.Start(dir, null, "check", "--config", file);
 
         Assert.Equal(0, await process.WaitForExitAsync(TimeSpan.FromSeconds(60)));
         Assert.Contains("ok (1 source: shop (sqlite))", process.StandardOutput, StringComparison.Ordinal);
@@ -49,7 +49,7 @@ public sealed class CheckCommandTests
         var dir = TestPaths.NewTempDirectory();
         await File.WriteAllTextAsync(Path.Combine(dir, "tributary.yaml"), "sources:\n  shop:\n    kind: sqlit\n");
 
-        await using var process = TributaryProcess.Start(dir, null, "serve");
+        using var process = TributaryProcess.Start(dir, null, "serve");
 
         Assert.Equal(2, await process.WaitForExitAsync(TimeSpan.FromSeconds(60)));
         Assert.Contains("unknown provider 'sqlit'", process.StandardError, StringComparison.Ordinal);

@@ -10,7 +10,7 @@ public sealed class ServeCommandTests
     [InlineData("192.168.1.10:8080")]
     public async Task Refuses_a_non_loopback_address(string address)
     {
-        await using var process = TributaryProcess.Start(TestPaths.NewTempDirectory(), null, "serve", "--http", address);
+        using var process = TributaryProcess.Start(TestPaths.NewTempDirectory(), null, "serve", "--http", address);
 
         Assert.Equal(2, await process.WaitForExitAsync(TimeSpan.FromSeconds(60)));
         Assert.Contains("is not a loopback address", process.StandardError, StringComparison.Ordinal);
@@ -22,7 +22,7 @@ public sealed class ServeCommandTests
     {
         var work = TestPaths.NewTempDirectory();
         var dataDir = Path.Combine(work, "state");
-        await using var process = TributaryProcess.Start(work, new Dictionary<string, string> { ["TRIBUTARY_DATA_DIR"] = dataDir }, "serve", "--http", "127.0.0.1:0");
+        using var process = TributaryProcess.Start(work, new Dictionary<string, string> { ["TRIBUTARY_DATA_DIR"] = dataDir }, "serve", "--http", "127.0.0.1:0");
 
         var endpoint = await process.WaitForEndpointAsync(TimeSpan.FromSeconds(60));
 
@@ -50,7 +50,7 @@ public sealed class ServeCommandTests
                 kind: sqlite
                 path: {database}
             """);
-        await using var process = TributaryProcess.Start(
+        using var process = TributaryProcess.Start(
             dir,
             new Dictionary<string, string> { ["TRIBUTARY_TEST_SECRET"] = Secret },
             "serve", "--http", "127.0.0.1:0", "--log-level", "Trace");

@@ -19,17 +19,19 @@ using Tributary.Server.Http;
 var port = IntOption(args, "--port") ?? 0;
 var parentPid = IntOption(args, "--parent-pid");
 
+var safety = new HttpSafetyOptions();
 var builder = WebApplication.CreateSlimBuilder(new WebApplicationOptions { Args = [] });
 TributaryHosts.ConfigureLogging(builder.Logging, LogLevel.Information);
 builder.WebHost.ConfigureKestrel(kestrel =>
 {
     kestrel.AddServerHeader = false;
+    kestrel.Limits.MaxRequestBodySize = safety.MaxRequestBytes;
     kestrel.Listen(IPAddress.Loopback, port);
 });
 builder.Services.AddConformanceFixtures().WithTributaryHttpTransport();
 
 await using var app = builder.Build();
-app.MapTributaryHttp(new HttpSafetyOptions());
+app.MapTributaryHttp(safety);
 await app.StartAsync();
 
 var address = app.Services.GetRequiredService<IServer>().Features.Get<IServerAddressesFeature>()!.Addresses.First();
@@ -55,22 +57,32 @@ static int? IntOption(string[] args, string name)
 static async Task WatchParentAsync(int pid, IHostApplicationLifetime lifetime)
 {
     using var timer = new PeriodicTimer(TimeSpan.FromSeconds(1));
-    while (await timer.WaitForNextTickAsync(lifetime.ApplicationStopping))
+    try
     {
-        try
+        while (await timer.WaitForNextTickAsync(lifetime.ApplicationStopping))
         {
-            using var parent = Process.GetProcessById(pid);
-            if (!parent.HasExited)
+            if (!IsRunning(pid))
             {
-                continue;
+                lifetime.StopApplication();
+                return;
             }
         }
-        catch (ArgumentException)
-        {
-            // No such process any more.
-        }
+    }
+    catch (OperationCanceledException)
+    {
+        // The host is stopping anyway.
+    }
+}
 
-        lifetime.StopApplication();
-        return;
+static bool IsRunning(int pid)
+{
+    try
+    {
+        using var process = Process.GetProcessById(pid);
+        return !process.HasExited;
+    }
+    catch (ArgumentException)
+    {
+        return false;
     }
 }

@@ -1,4 +1,3 @@
-using System.Collections.Concurrent;
 using Microsoft.Extensions.DependencyInjection;
 using Microsoft.Extensions.Logging;
 using ModelContextProtocol.Protocol;
@@ -14,7 +13,6 @@ internal static partial class ConformanceFixtures
     /// <summary>Adds the MCP server: fixture tools, resources, prompts, completion, logging level and resource subscriptions.</summary>
     public static IMcpServerBuilder AddConformanceFixtures(this IServiceCollection services)
     {
-        var subscriptions = new ConcurrentDictionary<(string Session, string Uri), bool>();
         return services
             .AddMcpServer(options => options.ServerInfo = new Implementation { Name = "tributary-conformance-host", Version = "1.0.0" })
             .WithTools([typeof(ConformanceTools)])
@@ -28,16 +26,21 @@ internal static partial class ConformanceFixtures
                 LogLevelSet(logger, request.Params?.Level);
                 return ValueTask.FromResult(new EmptyResult());
             })
-            .WithSubscribeToResourcesHandler((request, _) =>
+            .WithSubscribeToResourcesHandler(async (request, cancellationToken) =>
             {
-                subscriptions[(request.Server.SessionId ?? "", request.Params?.Uri ?? "")] = true;
-                return ValueTask.FromResult(new EmptyResult());
+                var uri = request.Params?.Uri ?? "";
+                if (uri == ConformanceResources.WatchedUri)
+                {
+                    // The watched resource "changes" once per subscription: each subscriber gets exactly one update, and none after unsubscribing.
+                    await request.Server.SendNotificationAsync(
+                        NotificationMethods.ResourceUpdatedNotification,
+                        new ResourceUpdatedNotificationParams { Uri = uri },
+                        cancellationToken: cancellationToken);
+                }
+
+                return new EmptyResult();
             })
-            .WithUnsubscribeFromResourcesHandler((request, _) =>
-            {
-                subscriptions.TryRemove((request.Server.SessionId ?? "", request.Params?.Uri ?? ""), out var _);
-                return ValueTask.FromResult(new EmptyResult());
-            })
+            .WithUnsubscribeFromResourcesHandler((_, _) => ValueTask.FromResult(new EmptyResult()))
             .WithRequestFilters(filters => filters.AddCallToolFilter(next => (request, cancellationToken) =>
             {
                 // One line per fixture call on stderr: the tests read it to prove a scenario really reached its fixture.

@@ -191,7 +191,7 @@ internal static class ConformanceTools
         return "Reconnection test completed successfully";
     }
 
-    /// <summary>The tool whose input schema uses JSON Schema 2020-12 keywords (<c>$schema</c>, <c>$defs</c>, <c>$ref</c>).</summary>
+    /// <summary>The tool whose input schema uses JSON Schema 2020-12 keywords: <c>$schema</c>, <c>$defs</c>/<c>$anchor</c>/<c>$ref</c> (SEP-1613), <c>allOf</c>/<c>anyOf</c> and <c>if</c>/<c>then</c>/<c>else</c> (SEP-2106).</summary>
     public static McpServerTool JsonSchema202012Tool()
     {
         var tool = McpServerTool.Create(
@@ -203,14 +203,22 @@ internal static class ConformanceTools
               "type": "object",
               "$defs": {
                 "address": {
+                  "$anchor": "addressDef",
                   "type": "object",
                   "properties": { "street": { "type": "string" }, "city": { "type": "string" } }
                 }
               },
               "properties": {
                 "name": { "type": "string" },
-                "address": { "$ref": "#/$defs/address" }
+                "address": { "$ref": "#/$defs/address" },
+                "contactMethod": { "type": "string", "enum": ["phone", "email"] },
+                "phone": { "type": "string" },
+                "email": { "type": "string" }
               },
+              "allOf": [{ "anyOf": [{ "required": ["phone"] }, { "required": ["email"] }] }],
+              "if": { "properties": { "contactMethod": { "const": "phone" } }, "required": ["contactMethod"] },
+              "then": { "required": ["phone"] },
+              "else": { "required": ["email"] },
               "additionalProperties": false
             }
             """);
