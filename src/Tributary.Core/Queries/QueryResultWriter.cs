@@ -1,13 +1,11 @@
 using System.Buffers;
-using System.Data.Common;
 using System.Diagnostics;
-using System.Globalization;
 using System.Text.Json;
 
 namespace Tributary.Core.Queries;
 
 /// <summary>
-/// Streams a data reader straight into Tributary's compact result JSON:
+/// Streams rows straight into Tributary's compact result JSON:
 /// <c>{columns:[{name,type}], rows:[[...]], row_count, truncated, next_cursor?, elapsed_ms}</c>.
 /// </summary>
 public sealed class QueryResultWriter : IDisposable
@@ -25,7 +23,7 @@ public sealed class QueryResultWriter : IDisposable
         _startTimestamp = startTimestamp;
     }
 
-    /// <summary>Rows written by <see cref="WriteAsync"/>.</summary>
+    /// <summary>Rows written by <see cref="Write"/>.</summary>
     public int RowCount { get; private set; }
 
     /// <summary>True when more rows remain after this page.</summary>
@@ -35,9 +33,15 @@ public sealed class QueryResultWriter : IDisposable
     public ReadOnlyMemory<byte> Json => _buffer.WrittenMemory;
 
     /// <summary>Skips <paramref name="offset"/> rows, writes up to <paramref name="maxRows"/>, and notes whether more remain.</summary>
-    public async Task WriteAsync(DbDataReader reader, int offset, int maxRows, CancellationToken cancellationToken)
+    public void Write(IRowReader reader, int offset, int maxRows, CancellationToken cancellationToken)
     {
         ArgumentNullException.ThrowIfNull(reader);
+        for (var skipped = 0; skipped < offset && reader.Read(cancellationToken); skipped++)
+        {
+        }
+
+        // The first row is read before the columns are written: a computed column's type comes from its value.
+        var hasRow = maxRows > 0 && reader.Read(cancellationToken);
         var columnCount = reader.FieldCount;
         _json.WriteStartObject();
         _json.WriteStartArray("columns"u8);
@@ -45,32 +49,29 @@ public sealed class QueryResultWriter : IDisposable
         {
             _json.WriteStartObject();
             _json.WriteString("name"u8, reader.GetName(i));
-            _json.WriteString("type"u8, reader.GetDataTypeName(i));
+            _json.WriteString("type"u8, reader.GetTypeName(i));
             _json.WriteEndObject();
         }
 
         _json.WriteEndArray();
         _json.WriteStartArray("rows"u8);
-        for (var skipped = 0; skipped < offset && await reader.ReadAsync(cancellationToken); skipped++)
-        {
-        }
-
         var rows = 0;
-        while (rows < maxRows && await reader.ReadAsync(cancellationToken))
+        while (hasRow)
         {
             _json.WriteStartArray();
             for (var i = 0; i < columnCount; i++)
             {
-                WriteValue(reader, i);
+                reader.WriteValue(i, _json);
             }
 
             _json.WriteEndArray();
             rows++;
+            hasRow = rows < maxRows && reader.Read(cancellationToken);
         }
 
         _json.WriteEndArray();
         RowCount = rows;
-        Truncated = rows == maxRows && await reader.ReadAsync(cancellationToken);
+        Truncated = rows == maxRows && reader.Read(cancellationToken);
         _json.WriteNumber("row_count"u8, rows);
         _json.WriteBoolean("truncated"u8, Truncated);
         if (Truncated)
@@ -80,70 +81,7 @@ public sealed class QueryResultWriter : IDisposable
 
         _json.WriteNumber("elapsed_ms"u8, Math.Round(Stopwatch.GetElapsedTime(_startTimestamp).TotalMilliseconds, 2));
         _json.WriteEndObject();
-        await _json.FlushAsync(cancellationToken);
-    }
-
-    private void WriteValue(DbDataReader reader, int i)
-    {
-        if (reader.IsDBNull(i))
-        {
-            _json.WriteNullValue();
-            return;
-        }
-
-        var type = reader.GetFieldType(i);
-        if (type == typeof(long))
-        {
-            _json.WriteNumberValue(reader.GetInt64(i));
-        }
-        else if (type == typeof(string))
-        {
-            _json.WriteStringValue(reader.GetString(i));
-        }
-        else if (type == typeof(int))
-        {
-            _json.WriteNumberValue(reader.GetInt32(i));
-        }
-        else if (type == typeof(double))
-        {
-            var value = reader.GetDouble(i);
-            if (double.IsFinite(value))
-            {
-                _json.WriteNumberValue(value);
-            }
-            else
-            {
-                _json.WriteStringValue(value.ToString(CultureInfo.InvariantCulture));
-            }
-        }
-        else if (type == typeof(bool))
-        {
-            _json.WriteBooleanValue(reader.GetBoolean(i));
-        }
-        else if (type == typeof(byte[]))
-        {
-            _json.WriteBase64StringValue(reader.GetFieldValue<byte[]>(i));
-        }
-        else
-        {
-            WriteOther(reader.GetValue(i));
-        }
-    }
-
-    private void WriteOther(object value)
-    {
-        switch (value)
-        {
-            case short s: _json.WriteNumberValue(s); break;
-            case byte b: _json.WriteNumberValue(b); break;
-            case float f when float.IsFinite(f): _json.WriteNumberValue(f); break;
-            case decimal d: _json.WriteNumberValue(d); break;
-            case DateTime dt: _json.WriteStringValue(dt); break;
-            case DateTimeOffset dto: _json.WriteStringValue(dto); break;
-            case Guid g: _json.WriteStringValue(g); break;
-            case IFormattable f: _json.WriteStringValue(f.ToString(null, CultureInfo.InvariantCulture)); break;
-            default: _json.WriteStringValue(value.ToString()); break;
-        }
+        _json.Flush();
     }
 
     /// <inheritdoc />

@@ -8,14 +8,19 @@ using Tributary.Core.Sources;
 
 namespace Tributary.Sources.Sql.Sqlite;
 
-/// <summary>A SQLite database file served read-only: the file is opened read-only and an authorizer allows only reads.</summary>
+/// <summary>
+/// A SQLite database file served read-only: the file is opened read-only and an authorizer allows only reads. Queries run
+/// on raw connections with cached prepared statements (the driver's own floor); schema reads use Microsoft.Data.Sqlite.
+/// </summary>
 public sealed class SqliteSource : IDataSource
 {
-    private const int SqliteInterrupt = 9;
     private const int SqliteReadOnly = 8;
     private const int SqliteAuth = 23;
     private readonly SourceConfig _config;
     private readonly string _connectionString;
+    private readonly SqliteSessionPool _sessions;
+
+    static SqliteSource() => Batteries_V2.Init();
 
     /// <summary>Creates the source over the database file at <paramref name="path"/>.</summary>
     public SqliteSource(SourceConfig config, string path)
@@ -27,6 +32,7 @@ public sealed class SqliteSource : IDataSource
             Mode = SqliteOpenMode.ReadOnly,
             Pooling = true,
         }.ToString();
+        _sessions = new SqliteSessionPool(path, config.Name);
     }
 
     /// <inheritdoc />
@@ -56,46 +62,37 @@ public sealed class SqliteSource : IDataSource
     }
 
     /// <inheritdoc />
-    public async Task QueryAsync(QueryRequest request, QueryResultWriter output, CancellationToken cancellationToken)
+    public Task QueryAsync(QueryRequest request, QueryResultWriter output, CancellationToken cancellationToken)
     {
         ArgumentNullException.ThrowIfNull(request);
         ArgumentNullException.ThrowIfNull(output);
-        await using var connection = await OpenAsync(cancellationToken);
-        var sql = SqlitePositionalParameters.Number(request.Sql);
-        var parameterNames = CheckStatement(connection.Handle!, sql);
-        await using var command = connection.CreateCommand();
-        command.CommandText = sql;
-        Bind(command, parameterNames, request.Parameters);
-
-        using var timeout = CancellationTokenSource.CreateLinkedTokenSource(cancellationToken);
-        timeout.CancelAfter(_config.StatementTimeout);
-        var handle = connection.Handle!;
-        // Interrupting the handle stops the statement inside the engine; disposing the registration waits for a
-        // running callback, so the interrupt never reaches the next user of this pooled connection.
-        var interrupt = timeout.Token.Register(() => raw.sqlite3_interrupt(handle));
+        var session = _sessions.Rent();
         try
         {
-            await using var reader = await command.ExecuteReaderAsync(cancellationToken);
-            await output.WriteAsync(reader, request.Offset, request.MaxRows, cancellationToken);
-        }
-        catch (SqliteException e) when (e.SqliteErrorCode == SqliteInterrupt || timeout.IsCancellationRequested)
-        {
-            cancellationToken.ThrowIfCancellationRequested();
-            throw new ToolException($"the statement was cancelled after {_config.StatementTimeout.TotalSeconds:0.###} s (statement_timeout of source '{Name}'): narrow it with WHERE or LIMIT, or raise statement_timeout");
-        }
-        catch (SqliteException e)
-        {
-            throw Translate(e.SqliteErrorCode, e.Message);
+            var statement = session.Prepare(request.Sql, Translate);
+            try
+            {
+                Bind(statement, request.Parameters);
+                Run(session.Handle, statement, request, output, cancellationToken);
+            }
+            finally
+            {
+                raw.sqlite3_reset(statement);
+                raw.sqlite3_clear_bindings(statement);
+            }
         }
         finally
         {
-            await interrupt.DisposeAsync();
+            _sessions.Return(session);
         }
+
+        return Task.CompletedTask;
     }
 
     /// <inheritdoc />
     public ValueTask DisposeAsync()
     {
+        _sessions.Dispose();
         SqliteConnection.ClearAllPools();
         return ValueTask.CompletedTask;
     }
@@ -117,88 +114,74 @@ public sealed class SqliteSource : IDataSource
         return connection;
     }
 
-    /// <summary>Prepares the text once to prove it is exactly one read-only statement; returns its parameter names.</summary>
-    private List<string?> CheckStatement(sqlite3 handle, string sql)
+    private void Run(sqlite3 handle, sqlite3_stmt statement, QueryRequest request, QueryResultWriter output, CancellationToken cancellationToken)
     {
-        var rc = raw.sqlite3_prepare_v2(handle, sql, out var statement, out var tail);
-        using (statement)
+        using var timeout = CancellationTokenSource.CreateLinkedTokenSource(cancellationToken);
+        timeout.CancelAfter(_config.StatementTimeout);
+        // Interrupting the handle stops the statement inside the engine. Disposing the registration waits for a running
+        // callback, so an interrupt never reaches the next query on this pooled connection.
+        using (timeout.Token.Register(() => raw.sqlite3_interrupt(handle)))
         {
-            if (rc != raw.SQLITE_OK)
+            try
             {
-                throw Translate(rc, raw.sqlite3_errmsg(handle).utf8_to_string());
+                output.Write(new SqliteRowReader(statement, rc => Translate(rc, raw.sqlite3_errmsg(handle).utf8_to_string())), request.Offset, request.MaxRows, timeout.Token);
+                return;
             }
-
-            if (statement.IsInvalid)
+            catch (Exception e) when (timeout.IsCancellationRequested && e is ToolException or OperationCanceledException)
             {
-                throw new ToolException("'sql' holds no statement: send one SELECT statement");
+                cancellationToken.ThrowIfCancellationRequested();
             }
-
-            if (!string.IsNullOrWhiteSpace(tail))
-            {
-                var tailRc = raw.sqlite3_prepare_v2(handle, tail, out var next, out _);
-                using (next)
-                {
-                    if (tailRc != raw.SQLITE_OK || !next.IsInvalid)
-                    {
-                        throw new ToolException("'sql' must hold exactly one statement: send the statements one call at a time");
-                    }
-                }
-            }
-
-            if (raw.sqlite3_stmt_readonly(statement) == 0)
-            {
-                throw ReadOnlyError("the statement would write");
-            }
-
-            var count = raw.sqlite3_bind_parameter_count(statement);
-            var names = new List<string?>(count);
-            for (var i = 1; i <= count; i++)
-            {
-                names.Add(raw.sqlite3_bind_parameter_name(statement, i).utf8_to_string());
-            }
-
-            return names;
         }
+
+        throw new ToolException($"the statement was cancelled after {_config.StatementTimeout.TotalSeconds:0.###} s (statement_timeout of source '{Name}'): narrow it with WHERE or LIMIT, or raise statement_timeout");
     }
 
-    private static void Bind(SqliteCommand command, List<string?> names, IReadOnlyList<QueryParameter> parameters)
+    private static void Bind(sqlite3_stmt statement, IReadOnlyList<QueryParameter> parameters)
     {
-        var positional = parameters.Where(p => p.Name is null).ToList();
-        var named = parameters.Where(p => p.Name is not null).ToDictionary(p => p.Name!, p => p.Value, StringComparer.Ordinal);
-        if (positional.Count > 0 && named.Count > 0)
+        var count = raw.sqlite3_bind_parameter_count(statement);
+        var positional = parameters.Count > 0 && parameters[0].Name is null;
+        if (parameters.Any(p => p.Name is null != positional))
         {
             throw new ToolException("'params' must be either an object of named values or an array of positional values, not both");
         }
 
-        for (var i = 0; i < names.Count; i++)
+        if (positional && parameters.Count != count)
         {
-            var name = names[i];
-            object? value;
-            if (positional.Count > 0)
-            {
-                if (i >= positional.Count)
-                {
-                    throw new ToolException($"the statement has {names.Count} parameters but 'params' has {positional.Count} values");
-                }
+            throw new ToolException($"the statement has {count} parameters but 'params' has {parameters.Count} values");
+        }
 
-                value = positional[i].Value;
+        for (var i = 1; i <= count; i++)
+        {
+            var name = raw.sqlite3_bind_parameter_name(statement, i).utf8_to_string();
+            object? value;
+            if (positional)
+            {
+                value = parameters[i - 1].Value;
             }
             else if (name is null || name.StartsWith('?'))
             {
                 throw new ToolException("the statement uses positional parameters (?): pass 'params' as an array");
             }
-            else if (!named.TryGetValue(name[1..], out value))
+            else
             {
-                throw new ToolException($"parameter '{name[1..]}' has no value: add it to 'params' (given: {(named.Count == 0 ? "none" : string.Join(", ", named.Keys))})");
+                var match = parameters.FirstOrDefault(p => string.Equals(p.Name, name[1..], StringComparison.Ordinal))
+                    ?? throw new ToolException($"parameter '{name[1..]}' has no value: add it to 'params' (given: {(parameters.Count == 0 ? "none" : string.Join(", ", parameters.Select(p => p.Name)))})");
+                value = match.Value;
             }
 
-            // Bind under SQLite's own name for the parameter, so '?1', ':x', '@x' and '$x' all work.
-            command.Parameters.Add(new SqliteParameter(name ?? $"?{i + 1}", value ?? DBNull.Value));
-        }
-
-        if (positional.Count > names.Count)
-        {
-            throw new ToolException($"the statement has {names.Count} parameters but 'params' has {positional.Count} values");
+            var rc = value switch
+            {
+                null => raw.sqlite3_bind_null(statement, i),
+                long l => raw.sqlite3_bind_int64(statement, i, l),
+                double d => raw.sqlite3_bind_double(statement, i, d),
+                bool b => raw.sqlite3_bind_int64(statement, i, b ? 1 : 0),
+                string s => raw.sqlite3_bind_text(statement, i, s),
+                _ => raw.sqlite3_bind_text(statement, i, Convert.ToString(value, System.Globalization.CultureInfo.InvariantCulture)),
+            };
+            if (rc != raw.SQLITE_OK)
+            {
+                throw new ToolException($"parameter {i} could not be bound (SQLite error {rc})");
+            }
         }
     }
 

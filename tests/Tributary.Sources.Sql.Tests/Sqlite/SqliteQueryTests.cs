@@ -133,4 +133,30 @@ public sealed class SqliteQueryTests(SqliteSourceFixture fixture) : IClassFixtur
         Assert.Equal(1.5, row[4].GetDouble());
         Assert.True(result.GetProperty("elapsed_ms").GetDouble() >= 0);
     }
+
+    [Fact]
+    public async Task Blobs_are_base64_and_invalid_utf8_text_is_replaced_not_fatal()
+    {
+        var result = await SqliteSourceFixture.QueryAsync(fixture.Source, "SELECT x'0102' AS b, CAST(x'41ff42' AS TEXT) AS t, NULL AS n, 1e999 AS inf");
+
+        var row = result.GetProperty("rows")[0];
+        Assert.Equal("AQI=", row[0].GetString());
+        Assert.Equal("A\uFFFDB", row[1].GetString());
+        Assert.Equal(System.Text.Json.JsonValueKind.Null, row[2].ValueKind);
+        Assert.Equal("Infinity", row[3].GetString());
+        Assert.Equal(["BLOB", "TEXT", "", "REAL"], result.GetProperty("columns").EnumerateArray().Select(c => c.GetProperty("type").GetString()));
+    }
+
+    [Fact]
+    public async Task A_cached_statement_is_rebound_for_each_call()
+    {
+        for (var id = 1L; id <= 3; id++)
+        {
+            var result = await SqliteSourceFixture.QueryAsync(fixture.Source, "SELECT id FROM orders WHERE id = @id", parameters: new QueryParameter("id", id));
+            Assert.Equal(id, result.GetProperty("rows")[0][0].GetInt64());
+        }
+
+        var error = await Assert.ThrowsAsync<ToolException>(() => SqliteSourceFixture.QueryAsync(fixture.Source, "SELECT id FROM orders WHERE id = @id"));
+        Assert.Contains("parameter 'id' has no value", error.Message, StringComparison.Ordinal);
+    }
 }

@@ -1,0 +1,81 @@
+using System.Globalization;
+using System.Text;
+using System.Text.Unicode;
+using System.Text.Json;
+using SQLitePCL;
+using Tributary.Core.Queries;
+
+namespace Tributary.Sources.Sql.Sqlite;
+
+/// <summary>Reads a prepared SQLite statement's rows and writes each value to JSON without boxing or copying strings.</summary>
+internal sealed class SqliteRowReader(sqlite3_stmt statement, Func<int, Exception> stepError) : IRowReader
+{
+    public int FieldCount { get; } = raw.sqlite3_column_count(statement);
+
+    public string GetName(int ordinal) => raw.sqlite3_column_name(statement, ordinal).utf8_to_string();
+
+    // The declared type; for a computed column, the storage class of the current row's value.
+    public string GetTypeName(int ordinal) =>
+        raw.sqlite3_column_decltype(statement, ordinal).utf8_to_string() is { Length: > 0 } declared
+            ? declared
+            : raw.sqlite3_column_type(statement, ordinal) switch
+            {
+                raw.SQLITE_INTEGER => "INTEGER",
+                raw.SQLITE_FLOAT => "REAL",
+                raw.SQLITE_TEXT => "TEXT",
+                raw.SQLITE_BLOB => "BLOB",
+                _ => "",
+            };
+
+    public bool Read(CancellationToken cancellationToken)
+    {
+        cancellationToken.ThrowIfCancellationRequested();
+        return raw.sqlite3_step(statement) switch
+        {
+            raw.SQLITE_ROW => true,
+            raw.SQLITE_DONE => false,
+            var rc => throw stepError(rc),
+        };
+    }
+
+    public void WriteValue(int ordinal, Utf8JsonWriter json)
+    {
+        switch (raw.sqlite3_column_type(statement, ordinal))
+        {
+            case raw.SQLITE_INTEGER:
+                json.WriteNumberValue(raw.sqlite3_column_int64(statement, ordinal));
+                break;
+            case raw.SQLITE_FLOAT:
+                var value = raw.sqlite3_column_double(statement, ordinal);
+                if (double.IsFinite(value))
+                {
+                    json.WriteNumberValue(value);
+                }
+                else
+                {
+                    json.WriteStringValue(value.ToString(CultureInfo.InvariantCulture));
+                }
+
+                break;
+            case raw.SQLITE_TEXT:
+                // The blob accessor returns a TEXT value's bytes as stored; SQLite does not promise they are valid UTF-8.
+                var text = raw.sqlite3_column_blob(statement, ordinal);
+                if (Utf8.IsValid(text))
+                {
+                    json.WriteStringValue(text);
+                }
+                else
+                {
+                    json.WriteStringValue(Encoding.UTF8.GetString(text));
+                }
+
+                break;
+            case raw.SQLITE_BLOB:
+                json.WriteBase64StringValue(raw.sqlite3_column_blob(statement, ordinal));
+                break;
+            default:
+                json.WriteNullValue();
+                break;
+        }
+    }
+}
