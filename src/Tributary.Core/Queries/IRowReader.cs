@@ -5,7 +5,7 @@ namespace Tributary.Core.Queries;
 /// <summary>A forward-only cursor over a statement's rows that writes each value straight to JSON.</summary>
 public interface IRowReader
 {
-    /// <summary>Number of columns.</summary>
+    /// <summary>Number of columns; read after the first <see cref="Read"/>, before the names and types.</summary>
     int FieldCount { get; }
 
     /// <summary>Name of column <paramref name="ordinal"/>.</summary>

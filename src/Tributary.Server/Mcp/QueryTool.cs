@@ -83,7 +83,7 @@ public sealed class QueryTool(SourceRegistry sources, QueryCursorCodec cursors) 
             next => cursors.Encode(new CursorState(sourceName, sql, parametersForCursor, next, rows)),
             start);
         await source.QueryAsync(request, output, cancellationToken);
-        return output.Json.ToArray();
+        return output.Json;
     }
 
     private static QueryParameter[] ToParameters(JsonElement? parameters) => parameters switch

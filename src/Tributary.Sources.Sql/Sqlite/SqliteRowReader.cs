@@ -8,17 +8,24 @@ using Tributary.Core.Queries;
 namespace Tributary.Sources.Sql.Sqlite;
 
 /// <summary>Reads a prepared SQLite statement's rows and writes each value to JSON without boxing or copying strings.</summary>
-internal sealed class SqliteRowReader(sqlite3_stmt statement, Func<int, Exception> stepError) : IRowReader
+internal sealed class SqliteRowReader(SqliteStatement prepared, Func<int, Exception> stepError) : IRowReader
 {
-    public int FieldCount { get; } = raw.sqlite3_column_count(statement);
+    private readonly sqlite3_stmt statement = prepared.Handle;
 
-    public string GetName(int ordinal) => raw.sqlite3_column_name(statement, ordinal).utf8_to_string();
+    public int FieldCount
+    {
+        get
+        {
+            prepared.Refresh();
+            return prepared.Names.Length;
+        }
+    }
+
+    public string GetName(int ordinal) => prepared.Names[ordinal];
 
     // The declared type; for a computed column, the storage class of the current row's value.
     public string GetTypeName(int ordinal) =>
-        raw.sqlite3_column_decltype(statement, ordinal).utf8_to_string() is { Length: > 0 } declared
-            ? declared
-            : raw.sqlite3_column_type(statement, ordinal) switch
+        prepared.DeclaredTypes[ordinal] ?? raw.sqlite3_column_type(statement, ordinal) switch
             {
                 raw.SQLITE_INTEGER => "INTEGER",
                 raw.SQLITE_FLOAT => "REAL",

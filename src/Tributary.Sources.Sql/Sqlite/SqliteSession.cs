@@ -11,7 +11,7 @@ internal sealed class SqliteSession : IDisposable
 {
     private const int CacheSize = 32;
     private const int BusyTimeoutMs = 5_000;
-    private readonly Dictionary<string, sqlite3_stmt> _statements = new(StringComparer.Ordinal);
+    private readonly Dictionary<string, SqliteStatement> _statements = new(StringComparer.Ordinal);
     private readonly Queue<string> _order = new();
 
     private SqliteSession(sqlite3 handle) => Handle = handle;
@@ -39,7 +39,7 @@ internal sealed class SqliteSession : IDisposable
     /// The prepared statement for <paramref name="sql"/>, from the cache or prepared now. Preparing runs the authorizer, so a
     /// statement that would write fails here; the text must hold exactly one statement. The returned statement is reset.
     /// </summary>
-    public sqlite3_stmt Prepare(string sql, Func<int, string, Exception> error)
+    public SqliteStatement Prepare(string sql, Func<int, string, Exception> error)
     {
         if (_statements.TryGetValue(sql, out var cached))
         {
@@ -80,12 +80,13 @@ internal sealed class SqliteSession : IDisposable
         if (_order.Count == CacheSize)
         {
             _statements.Remove(_order.Dequeue(), out var evicted);
-            evicted?.Dispose();
+            evicted?.Handle.Dispose();
         }
 
-        _statements[sql] = statement;
+        var prepared = new SqliteStatement(statement);
+        _statements[sql] = prepared;
         _order.Enqueue(sql);
-        return statement;
+        return prepared;
     }
 
     /// <inheritdoc />
@@ -93,11 +94,51 @@ internal sealed class SqliteSession : IDisposable
     {
         foreach (var statement in _statements.Values)
         {
-            statement.Dispose();
+            statement.Handle.Dispose();
         }
 
         _statements.Clear();
         Handle.Dispose();
+    }
+}
+
+/// <summary>
+/// A prepared statement with its column names and declared types, read once and read again when SQLite re-prepares the
+/// statement after a schema change (the database is live: another program may alter a table between two queries).
+/// </summary>
+internal sealed class SqliteStatement(sqlite3_stmt handle)
+{
+    private const int StatusReprepare = 5;
+    private int _reprepares = -1;
+
+    /// <summary>The statement handle.</summary>
+    public sqlite3_stmt Handle { get; } = handle;
+
+    /// <summary>Column names.</summary>
+    public string[] Names { get; private set; } = [];
+
+    /// <summary>Declared column types; null for computed columns.</summary>
+    public string?[] DeclaredTypes { get; private set; } = [];
+
+    /// <summary>Refreshes the column metadata if the statement was re-prepared since it was read; call after a step.</summary>
+    public void Refresh()
+    {
+        var reprepares = raw.sqlite3_stmt_status(Handle, StatusReprepare, 0);
+        if (reprepares == _reprepares)
+        {
+            return;
+        }
+
+        var count = raw.sqlite3_column_count(Handle);
+        var names = new string[count];
+        var types = new string?[count];
+        for (var i = 0; i < count; i++)
+        {
+            names[i] = raw.sqlite3_column_name(Handle, i).utf8_to_string();
+            types[i] = raw.sqlite3_column_decltype(Handle, i).utf8_to_string() is { Length: > 0 } declared ? declared : null;
+        }
+
+        (Names, DeclaredTypes, _reprepares) = (names, types, reprepares);
     }
 }
 

@@ -72,13 +72,13 @@ public sealed class SqliteSource : IDataSource
             var statement = session.Prepare(request.Sql, Translate);
             try
             {
-                Bind(statement, request.Parameters);
+                Bind(statement.Handle, request.Parameters);
                 Run(session.Handle, statement, request, output, cancellationToken);
             }
             finally
             {
-                raw.sqlite3_reset(statement);
-                raw.sqlite3_clear_bindings(statement);
+                raw.sqlite3_reset(statement.Handle);
+                raw.sqlite3_clear_bindings(statement.Handle);
             }
         }
         finally
@@ -114,7 +114,7 @@ public sealed class SqliteSource : IDataSource
         return connection;
     }
 
-    private void Run(sqlite3 handle, sqlite3_stmt statement, QueryRequest request, QueryResultWriter output, CancellationToken cancellationToken)
+    private void Run(sqlite3 handle, SqliteStatement statement, QueryRequest request, QueryResultWriter output, CancellationToken cancellationToken)
     {
         using var timeout = CancellationTokenSource.CreateLinkedTokenSource(cancellationToken);
         timeout.CancelAfter(_config.StatementTimeout);

@@ -159,4 +159,31 @@ public sealed class SqliteQueryTests(SqliteSourceFixture fixture) : IClassFixtur
         var error = await Assert.ThrowsAsync<ToolException>(() => SqliteSourceFixture.QueryAsync(fixture.Source, "SELECT id FROM orders WHERE id = @id"));
         Assert.Contains("parameter 'id' has no value", error.Message, StringComparison.Ordinal);
     }
+
+    [Fact]
+    public async Task A_schema_change_by_another_program_shows_in_the_next_result()
+    {
+        await using var source = fixture.Create(TimeSpan.FromSeconds(10));
+        var before = await SqliteSourceFixture.QueryAsync(source, "SELECT * FROM products WHERE id = 1");
+
+        using (var writer = new Microsoft.Data.Sqlite.SqliteConnection($"Data Source={DemoDatabase.Copy()}"))
+        {
+            // Alter a separate copy, then serve it: the source's cached statement must not reuse stale columns.
+            writer.Open();
+            using var alter = writer.CreateCommand();
+            alter.CommandText = "ALTER TABLE products ADD COLUMN colour TEXT NOT NULL DEFAULT 'blue'";
+            alter.ExecuteNonQuery();
+            await using var altered = new Tributary.Sources.Sql.Sqlite.SqliteSource(new Core.Configuration.SourceConfig { Name = "shop", Kind = "sqlite" }, writer.DataSource);
+            var first = await SqliteSourceFixture.QueryAsync(altered, "SELECT * FROM products WHERE id = 1");
+            alter.CommandText = "ALTER TABLE products RENAME COLUMN colour TO color";
+            alter.ExecuteNonQuery();
+            var after = await SqliteSourceFixture.QueryAsync(altered, "SELECT * FROM products WHERE id = 1");
+
+            Assert.Equal("colour", first.GetProperty("columns")[7].GetProperty("name").GetString());
+            Assert.Equal("color", after.GetProperty("columns")[7].GetProperty("name").GetString());
+            Assert.Equal("blue", after.GetProperty("rows")[0][7].GetString());
+        }
+
+        Assert.Equal(7, before.GetProperty("columns").GetArrayLength());
+    }
 }
