@@ -14,13 +14,18 @@ using Tributary.Bench.HelloServer;
 // The floor for Tributary's benchmark: the smallest MCP SDK server, one 'hello' tool, over stdio or Streamable HTTP.
 // It is hosted like Tributary (empty host builder for stdio, slim web builder for HTTP, warnings-only logs on stderr,
 // hybrid session mode) so that the difference between the two is Tributary's own work.
+// --shapes adds fixed results shaped like Tributary's (see ShapedTools): for the bottleneck analysis only.
+// --no-scope turns off the SDK's per-request DI scope (McpServerOptions.ScopeRequests): for measuring what it costs.
+var shapes = args.Contains("--shapes");
+var scopeRequests = !args.Contains("--no-scope");
+args = [.. args.Where(a => a is not ("--shapes" or "--no-scope"))];
 switch (args)
 {
     case ["--stdio"]:
         {
             var builder = Host.CreateEmptyApplicationBuilder(settings: null);
             ConfigureLogging(builder.Logging);
-            AddServer(builder.Services).WithStdioServerTransport();
+            AddServer(builder.Services, shapes, scopeRequests).WithStdioServerTransport();
             await builder.Build().RunAsync();
             return 0;
         }
@@ -40,7 +45,7 @@ switch (args)
                 kestrel.AddServerHeader = false;
                 kestrel.Listen(ip, port);
             });
-            AddServer(builder.Services).WithHttpTransport(o => o.SessionMode = HttpServerSessionMode.StatefulForInitializeClients);
+            AddServer(builder.Services, shapes, scopeRequests).WithHttpTransport(o => o.SessionMode = HttpServerSessionMode.StatefulForInitializeClients);
             await using var app = builder.Build();
             app.MapMcp("/mcp");
             await app.StartAsync();
@@ -51,13 +56,21 @@ switch (args)
         }
 
     default:
-        await Console.Error.WriteLineAsync("usage: hello-server --stdio | --http 127.0.0.1:PORT");
+        await Console.Error.WriteLineAsync("usage: hello-server (--stdio | --http 127.0.0.1:PORT) [--shapes] [--no-scope]");
         return 2;
 }
 
-static IMcpServerBuilder AddServer(IServiceCollection services) => services
-    .AddMcpServer(o => o.ServerInfo = new Implementation { Name = "hello-server", Version = "1.0.0" })
-    .WithTools<HelloTool>();
+static IMcpServerBuilder AddServer(IServiceCollection services, bool shapes, bool scopeRequests)
+{
+    var builder = services
+        .AddMcpServer(o =>
+        {
+            o.ServerInfo = new Implementation { Name = "hello-server", Version = "1.0.0" };
+            o.ScopeRequests = scopeRequests;
+        })
+        .WithTools<HelloTool>();
+    return shapes ? builder.WithTools<ShapedTools>() : builder;
+}
 
 static void ConfigureLogging(ILoggingBuilder logging)
 {

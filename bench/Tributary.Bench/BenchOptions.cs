@@ -1,0 +1,121 @@
+using System.Globalization;
+
+namespace Tributary.Bench;
+
+/// <summary>Command-line settings of a run.</summary>
+internal sealed record BenchOptions
+{
+    public const string Usage = """
+        usage: dotnet run -c Release --project bench/Tributary.Bench -- [options]
+          --quick                 smoke run: 1 repetition, 2 s cells, start-up median of 3; writes results/quick.*
+          --reps N                repetitions of the whole load matrix (default 3; medians are reported)
+          --duration S            measured seconds per cell (default 5)
+          --concurrency 1,8,32    in-flight calls per cell
+          --http-clients MODE     per-worker (default): one SDK client per worker; shared: one client for all workers
+          --transports LIST       stdio,http (default both)
+          --shapes                also load HelloServer's fixed results shaped like Tributary's (bottleneck analysis)
+          --initial-warmup S      seconds of load per server and workload before the first repetition (default 6)
+          --protocol VERSION      pin the client's protocol version, e.g. 2025-11-25 (initialize + HTTP session);
+                                  default: the SDK client's own choice (2026-07-28, stateless over HTTP)
+          --startup-rounds N      spawns per build for the start-up median (default 7)
+          --skip-startup, --skip-memory, --skip-publish   leave a part out
+          --republish             publish the ReadyToRun and AOT builds again even if src/ is unchanged
+          --name NAME             write bench/results/NAME.md and NAME.json (default latest)
+          --no-write              print only
+        """;
+
+    public int Repetitions { get; init; } = 3;
+
+    public TimeSpan Duration { get; init; } = TimeSpan.FromSeconds(5);
+
+    public TimeSpan WarmUp { get; init; } = TimeSpan.FromSeconds(0.5);
+
+    public int[] Concurrency { get; init; } = [1, 8, 32];
+
+    public bool HttpClientsPerWorker { get; init; } = true;
+
+    public bool Stdio { get; init; } = true;
+
+    public bool Http { get; init; } = true;
+
+    public bool Shapes { get; init; }
+
+    public TimeSpan InitialWarmUp { get; init; } = TimeSpan.FromSeconds(6);
+
+    public string? ProtocolVersion { get; init; }
+
+    public int StartupRounds { get; init; } = 7;
+
+    public bool SkipStartup { get; init; }
+
+    public bool SkipMemory { get; init; }
+
+    public bool SkipPublish { get; init; }
+
+    public bool Republish { get; init; }
+
+    public bool Quick { get; init; }
+
+    public string ResultName { get; init; } = "latest";
+
+    public bool Write { get; init; } = true;
+
+    public static BenchOptions? Parse(string[] args)
+    {
+        var options = new BenchOptions();
+        if (args.Contains("--quick"))
+        {
+            options = options with { Quick = true, Repetitions = 1, Duration = TimeSpan.FromSeconds(2), InitialWarmUp = TimeSpan.FromSeconds(2), StartupRounds = 3, ResultName = "quick" };
+        }
+
+        for (var i = 0; i < args.Length; i++)
+        {
+            string Next() => i + 1 < args.Length ? args[++i] : throw new ArgumentException($"{args[i]} needs a value");
+            try
+            {
+                options = args[i] switch
+                {
+                    "--quick" => options,
+                    "--reps" => options with { Repetitions = Positive(Next()) },
+                    "--duration" => options with { Duration = TimeSpan.FromSeconds(double.Parse(Next(), CultureInfo.InvariantCulture)) },
+                    "--concurrency" => options with { Concurrency = [.. Next().Split(',').Select(Positive)] },
+                    "--http-clients" => Next() switch
+                    {
+                        "shared" => options with { HttpClientsPerWorker = false },
+                        "per-worker" => options with { HttpClientsPerWorker = true },
+                        var other => throw new ArgumentException($"--http-clients: shared or per-worker, not '{other}'"),
+                    },
+                    "--protocol" => options with { ProtocolVersion = Next() },
+                    "--transports" => Next().ToUpperInvariant().Split(',') is var t && t.All(x => x is "STDIO" or "HTTP")
+                        ? options with { Stdio = t.Contains("STDIO"), Http = t.Contains("HTTP") }
+                        : throw new ArgumentException("--transports: stdio, http or stdio,http"),
+                    "--shapes" => options with { Shapes = true },
+                    "--initial-warmup" => options with { InitialWarmUp = TimeSpan.FromSeconds(double.Parse(Next(), CultureInfo.InvariantCulture)) },
+                    "--startup-rounds" => options with { StartupRounds = Positive(Next()) },
+                    "--skip-startup" => options with { SkipStartup = true },
+                    "--skip-memory" => options with { SkipMemory = true },
+                    "--skip-publish" => options with { SkipPublish = true },
+                    "--republish" => options with { Republish = true },
+                    "--name" => options with { ResultName = Next() },
+                    "--no-write" => options with { Write = false },
+                    var unknown => throw new ArgumentException($"unknown option '{unknown}'"),
+                };
+            }
+            catch (Exception e) when (e is ArgumentException or FormatException)
+            {
+                Console.Error.WriteLine(e.Message);
+                return null;
+            }
+        }
+
+        return options;
+    }
+
+    public string Describe() =>
+        $"{Repetitions} repetition(s), {Duration.TotalSeconds:0.#} s cells after {WarmUp.TotalSeconds:0.#} s warm-up ({InitialWarmUp.TotalSeconds:0.#} s per server and workload first), " +
+        $"concurrency {string.Join('/', Concurrency)}, HTTP clients {(HttpClientsPerWorker ? "one per worker" : "one shared")}, " +
+        $"protocol {ProtocolVersion ?? "SDK default (2026-07-28)"}, start-up median of {StartupRounds}";
+
+    private static int Positive(string text) =>
+        int.TryParse(text, CultureInfo.InvariantCulture, out var value) && value > 0 ? value : throw new ArgumentException($"expected a positive whole number, got '{text}'");
+}

@@ -1,0 +1,225 @@
+using System.Diagnostics;
+using System.Globalization;
+using System.Text.Json;
+using ModelContextProtocol.Client;
+using ModelContextProtocol.Protocol;
+
+namespace Tributary.Bench;
+
+/// <summary>A tool call repeated under load; <see cref="Request"/> gives the i-th call's parameters.</summary>
+internal sealed class Workload
+{
+    private readonly CallToolRequestParams[] _requests;
+
+    private Workload(string name, CallToolRequestParams[] requests, Action<CallToolResult> check)
+    {
+        Name = name;
+        _requests = requests;
+        Check = check;
+    }
+
+    public string Name { get; }
+
+    /// <summary>Throws when a result is not what the workload expects (run on warm-up results).</summary>
+    public Action<CallToolResult> Check { get; }
+
+    public CallToolRequestParams Request(long i) => _requests[i % _requests.Length];
+
+    public const int DemoOrderCount = 60_000;
+    public const string PointSql = "SELECT * FROM orders WHERE id = @id";
+    public const string RowsSql = "SELECT * FROM orders ORDER BY id LIMIT 1000";
+
+    /// <summary>Point query by primary key, with a different id on each call (params bound by the server).</summary>
+    public static Workload PointQuery()
+    {
+        var random = new Random(42);
+        var requests = new CallToolRequestParams[8192];
+        for (var i = 0; i < requests.Length; i++)
+        {
+            requests[i] = new CallToolRequestParams
+            {
+                Name = "query",
+                Arguments = new Dictionary<string, JsonElement>
+                {
+                    ["source"] = Json("\"shop\""),
+                    ["sql"] = Json(JsonSerializer.Serialize(PointSql)),
+                    ["params"] = Json($"{{\"id\":{random.Next(1, DemoOrderCount + 1).ToString(CultureInfo.InvariantCulture)}}}"),
+                },
+            };
+        }
+
+        return new Workload("point query", requests, result => ExpectRows(result, 1));
+    }
+
+    /// <summary>The first 1000 orders, in one page.</summary>
+    public static Workload Rows1000() => new(
+        "1000-row result",
+        [
+            new CallToolRequestParams
+            {
+                Name = "query",
+                Arguments = new Dictionary<string, JsonElement>
+                {
+                    ["source"] = Json("\"shop\""),
+                    ["sql"] = Json(JsonSerializer.Serialize(RowsSql)),
+                    ["max_rows"] = Json("1000"),
+                },
+            },
+        ],
+        result => ExpectRows(result, 1000));
+
+    /// <summary>HelloServer's one tool.</summary>
+    public static Workload Hello() => new(
+        "hello",
+        [new CallToolRequestParams { Name = "hello" }],
+        result =>
+        {
+            if (result.IsError == true || result.Content is not [TextContentBlock { Text.Length: > 0 }])
+            {
+                throw new InvalidOperationException("hello returned no text");
+            }
+        });
+
+    /// <summary>HelloServer's fixed results shaped like Tributary's (started with --shapes): the SDK's cost of the payload alone.</summary>
+    public static Workload Shaped(string tool, int rows) => new(
+        tool.Replace('_', '-'),
+        [new CallToolRequestParams { Name = tool }],
+        result => ExpectRows(result, rows));
+
+    private static JsonElement Json(string text) => JsonElement.Parse(text);
+
+    private static void ExpectRows(CallToolResult result, int rows)
+    {
+        if (result.IsError == true)
+        {
+            throw new InvalidOperationException($"the query failed: {(result.Content.FirstOrDefault() as TextContentBlock)?.Text}");
+        }
+
+        if (result.StructuredContent is not { } structured || structured.GetProperty("row_count").GetInt32() != rows)
+        {
+            throw new InvalidOperationException($"expected {rows} rows, got {result.StructuredContent?.GetRawText() ?? "no structuredContent"}");
+        }
+    }
+}
+
+/// <summary>One measured window of one cell.</summary>
+/// <param name="CallsPerSecond">Completed calls over the window (including the calls in flight at its end).</param>
+/// <param name="P50Ms">Median latency of a call as the client sees it.</param>
+/// <param name="P99Ms">99th percentile latency.</param>
+/// <param name="Calls">Completed calls.</param>
+/// <param name="Errors">Failed calls (exceptions or tool errors).</param>
+/// <param name="ServerCpuUsPerCall">CPU time of the server process per call (user + system).</param>
+/// <param name="ClientCpuUsPerCall">CPU time of the load generator per call.</param>
+/// <param name="OtherCpuPercent">CPU used by everything but the server under test and the load generator, in % of one core: other work on the machine (noise).</param>
+internal sealed record Sample(double CallsPerSecond, double P50Ms, double P99Ms, long Calls, long Errors, double? ServerCpuUsPerCall, double ClientCpuUsPerCall, double? OtherCpuPercent);
+
+/// <summary>Closed-loop load: N workers, each with one call in flight, for a fixed time.</summary>
+internal static class LoadRunner
+{
+    /// <summary>Runs <paramref name="concurrency"/> workers for <paramref name="warmUp"/> (results checked, timings dropped), then measures for <paramref name="duration"/>.</summary>
+    public static async Task<Sample> RunAsync(Func<int, McpClient> clientOf, Workload workload, int concurrency, TimeSpan warmUp, TimeSpan duration, int? serverPid)
+    {
+        if (warmUp > TimeSpan.Zero)
+        {
+            await RunWindowAsync(clientOf, workload, concurrency, warmUp, check: true);
+        }
+
+        var serverCpu0 = serverPid is { } pid ? ProcFs.CpuTime(pid) : null;
+        var clientCpu0 = Process.GetCurrentProcess().TotalProcessorTime;
+        var machine0 = ProcFs.MachineBusy();
+        var (latencies, errors, elapsed) = await RunWindowAsync(clientOf, workload, concurrency, duration, check: false);
+        var machine = ProcFs.MachineBusy() - machine0;
+        var clientCpu = Process.GetCurrentProcess().TotalProcessorTime - clientCpu0;
+        var serverCpu = serverPid is { } pid2 && serverCpu0 is { } before && ProcFs.CpuTime(pid2) is { } after ? after - before : (TimeSpan?)null;
+
+        var calls = latencies.Length;
+        Array.Sort(latencies);
+        var perCall = calls == 0 ? double.NaN : 1e6 / calls;
+        return new Sample(
+            CallsPerSecond: calls / elapsed.TotalSeconds,
+            P50Ms: Percentile(latencies, 0.50),
+            P99Ms: Percentile(latencies, 0.99),
+            Calls: calls,
+            Errors: errors,
+            ServerCpuUsPerCall: serverCpu is { } s ? s.TotalSeconds * perCall : null,
+            ClientCpuUsPerCall: clientCpu.TotalSeconds * perCall,
+            OtherCpuPercent: machine is { } m && serverCpu is { } sc ? Math.Max(0, (m - sc - clientCpu).TotalSeconds / elapsed.TotalSeconds * 100) : null);
+    }
+
+    private static async Task<(double[] LatenciesMs, long Errors, TimeSpan Elapsed)> RunWindowAsync(Func<int, McpClient> clientOf, Workload workload, int concurrency, TimeSpan duration, bool check)
+    {
+        var start = Stopwatch.GetTimestamp();
+        var deadline = start + (long)(duration.TotalSeconds * Stopwatch.Frequency);
+        // Bounds every call: a hung server fails the cell instead of the run.
+        using var abort = new CancellationTokenSource(duration + TimeSpan.FromSeconds(60));
+        long sequence = 0;
+        long errors = 0;
+        Exception? firstError = null;
+        var workers = new Task<List<double>>[concurrency];
+        for (var w = 0; w < concurrency; w++)
+        {
+            var client = clientOf(w);
+            workers[w] = Task.Run(async () =>
+            {
+                var latencies = new List<double>(4096);
+                while (Stopwatch.GetTimestamp() < deadline)
+                {
+                    var request = workload.Request(Interlocked.Increment(ref sequence));
+                    var t0 = Stopwatch.GetTimestamp();
+                    try
+                    {
+                        var result = await client.CallToolAsync(request, abort.Token);
+                        var t1 = Stopwatch.GetTimestamp();
+                        if (result.IsError == true)
+                        {
+                            throw new InvalidOperationException($"tool error: {(result.Content.FirstOrDefault() as TextContentBlock)?.Text}");
+                        }
+
+                        if (check)
+                        {
+                            workload.Check(result);
+                        }
+
+                        latencies.Add((t1 - t0) * 1000.0 / Stopwatch.Frequency);
+                    }
+                    catch (Exception e) when (e is not OperationCanceledException || !abort.IsCancellationRequested)
+                    {
+                        Interlocked.Increment(ref errors);
+                        Interlocked.CompareExchange(ref firstError, e, null);
+                        if (check)
+                        {
+                            throw;
+                        }
+                    }
+                }
+
+                return latencies;
+            });
+        }
+
+        var all = await Task.WhenAll(workers);
+        var elapsed = Stopwatch.GetElapsedTime(start);
+        if (firstError is not null && Interlocked.Read(ref errors) > 0)
+        {
+            Console.Error.WriteLine($"    {errors} failed call(s); first: {firstError.GetType().Name}: {firstError.Message}");
+        }
+
+        return (all.SelectMany(x => x).ToArray(), errors, elapsed);
+    }
+
+    /// <summary>Nearest-rank percentile of sorted values.</summary>
+    public static double Percentile(double[] sorted, double p) =>
+        sorted.Length == 0 ? double.NaN : sorted[Math.Clamp((int)Math.Ceiling(p * sorted.Length) - 1, 0, sorted.Length - 1)];
+
+    public static double Median(IEnumerable<double> values)
+    {
+        var sorted = values.Where(v => !double.IsNaN(v)).Order().ToArray();
+        if (sorted.Length == 0)
+        {
+            return double.NaN;
+        }
+
+        var mid = sorted.Length / 2;
+        return sorted.Length % 2 == 1 ? sorted[mid] : (sorted[mid - 1] + sorted[mid]) / 2;
+    }
+}

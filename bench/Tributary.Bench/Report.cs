@@ -1,0 +1,334 @@
+using System.Diagnostics;
+using System.Globalization;
+using System.Runtime.InteropServices;
+using System.Text;
+using System.Text.Json;
+using System.Text.Json.Serialization;
+
+namespace Tributary.Bench;
+
+/// <summary>Everything a run measured, and its Markdown and JSON forms.</summary>
+internal sealed class Report(BenchOptions options, DateTimeOffset started, RepoPaths paths)
+{
+    public const double PointRatioTarget = 0.80;
+    public const double BytesRatioTarget = 0.50;
+    public const double StartupTargetMs = 300;
+    public const double IdleMemoryTargetMb = 80;
+
+    public static readonly JsonSerializerOptions JsonOptions = new()
+    {
+        WriteIndented = true,
+        PropertyNamingPolicy = JsonNamingPolicy.SnakeCaseLower,
+        NumberHandling = JsonNumberHandling.AllowNamedFloatingPointLiterals,
+    };
+
+    private static readonly string[] Transports = ["stdio", "HTTP"];
+
+    private readonly List<Cell> _cells = [];
+
+    public List<StartupResult> Startup { get; } = [];
+
+    public List<MemoryResult> Memory { get; } = [];
+
+    public List<PublishOutcome> Publishes { get; } = [];
+
+    public BytesResult? Bytes { get; set; }
+
+    public double MeasuredSeconds { get; set; }
+
+    public double TotalSeconds { get; set; }
+
+    public void AddSample(string server, string transport, string workload, int concurrency, Sample sample)
+    {
+        var cell = _cells.Find(c => c.Server == server && c.Transport == transport && c.Workload == workload && c.Concurrency == concurrency);
+        if (cell is null)
+        {
+            cell = new Cell(server, transport, workload, concurrency);
+            _cells.Add(cell);
+        }
+
+        cell.Samples.Add(sample);
+    }
+
+    private Cell? Find(string server, string transport, string workload, int concurrency) =>
+        _cells.Find(c => c.Server == server && c.Transport == transport && c.Workload == workload && c.Concurrency == concurrency);
+
+    private IEnumerable<(string Transport, int Concurrency, double? Ratio, double? RowsRatio)> Ratios() =>
+        from transport in Transports
+        from c in options.Concurrency
+        let hello = Find("HelloServer", transport, "hello", c)?.CallsPerSecond
+        let point = Find("Tributary", transport, "point query", c)?.CallsPerSecond
+        let rows = Find("Tributary", transport, "1000-row result", c)?.CallsPerSecond
+        where hello is not null && point is not null
+        select (transport, c, hello > 0 ? point / hello : null, hello > 0 ? rows / hello : null);
+
+    private IEnumerable<(string Target, string Value, bool? Met)> Targets()
+    {
+        foreach (var (transport, c, ratio, _) in Ratios())
+        {
+            yield return ($"point query ≥ 80 % of hello, {transport}, c={c}", ratio is { } r ? Pct(r) : "n/a", ratio is { } met ? met >= PointRatioTarget : null);
+        }
+
+        if (Bytes is { } b)
+        {
+            yield return ("compact bytes ≤ 50 % of objects (compact objects)", Pct(b.RatioToObjects), b.RatioToObjects <= BytesRatioTarget);
+            yield return ("compact bytes ≤ 50 % of objects (indented objects, as peers send)", Pct(b.RatioToIndentedObjects), b.RatioToIndentedObjects <= BytesRatioTarget);
+        }
+
+        foreach (var s in Startup.Where(s => s.Build.StartsWith("Tributary", StringComparison.Ordinal)))
+        {
+            yield return ($"stdio spawn to tools/list ≤ 300 ms, {s.Build}", $"{s.MedianMs:0} ms", s.MedianMs <= StartupTargetMs);
+        }
+
+        foreach (var m in Memory.Where(m => m.Build.StartsWith("Tributary", StringComparison.Ordinal)))
+        {
+            yield return ($"idle memory ≤ 80 MB, {m.Build}", $"{m.RssMb:0.0} MB", m.RssMb <= IdleMemoryTargetMb);
+        }
+    }
+
+    public string Markdown()
+    {
+        var md = new StringBuilder();
+        var reps = options.Repetitions == 1 ? "1 repetition (smoke run: not for decisions)" : $"medians of {options.Repetitions} repetitions";
+        md.AppendLine(Invariant($"## Tributary benchmark, {started:yyyy-MM-dd HH:mm} UTC"));
+        md.AppendLine();
+        md.AppendLine(Invariant($"Machine: {Environment.ProcessorCount} cores ({CpuModel()}), {RuntimeInformation.OSDescription}, .NET {Environment.Version}; load generator and servers share the cores, so the figures are noisy. Commit {Git()}."));
+        md.AppendLine(Invariant($"Load: {reps}; {options.Duration.TotalSeconds:0.#} s per cell after {options.WarmUp.TotalSeconds:0.#} s of warm-up, and {options.InitialWarmUp.TotalSeconds:0.#} s of load per server and workload before the first repetition (tiered JIT); closed loop, each worker keeps one call in flight. stdio: one client (one process, one pipe) for all workers; HTTP: {(options.HttpClientsPerWorker ? "one SDK client per worker" : "one SDK client shared by all workers")}, one connection pool. Client protocol: {options.ProtocolVersion ?? "SDK default (2026-07-28; over HTTP the hybrid servers answer it statelessly)"}. Servers are JIT builds."));
+        md.AppendLine();
+        md.AppendLine("### Throughput and latency");
+        md.AppendLine();
+        md.AppendLine("| server | transport | workload | c | calls/s | p50 ms | p99 ms | server CPU µs/call | client CPU µs/call | other CPU % | errors |");
+        md.AppendLine("|---|---|---|---:|---:|---:|---:|---:|---:|---:|---:|");
+        foreach (var c in _cells.OrderBy(c => c.Transport == "stdio" ? 0 : 1).ThenBy(c => c.Server == "Tributary" ? 0 : 1).ThenBy(c => c.Workload).ThenBy(c => c.Concurrency))
+        {
+            md.AppendLine(Invariant($"| {c.Server} | {c.Transport} | {c.Workload} | {c.Concurrency} | {c.CallsPerSecond:N0} | {c.P50Ms:0.00} | {c.P99Ms:0.00} | {c.ServerCpuUsPerCall:N0} | {c.ClientCpuUsPerCall:N0} | {c.OtherCpuPercent:0} | {c.Errors} |"));
+        }
+
+        var noisy = _cells.Where(c => c.OtherCpuPercent > 10).ToList();
+        if (noisy.Count > 0)
+        {
+            md.AppendLine();
+            md.AppendLine(Invariant($"**Noise:** in {noisy.Count} cell(s) other processes used more than 10 % of a core (median over the repetitions; see 'other CPU %'): {string.Join(", ", noisy.Select(c => $"{c.Server} {c.Transport} {c.Workload} c={c.Concurrency}"))}. Treat those figures with care."));
+        }
+
+        md.AppendLine();
+        md.AppendLine("### Tributary ÷ HelloServer, calls/s on the same transport (target for the point query: ≥ 80 %)");
+        md.AppendLine();
+        md.AppendLine("| transport | c | point query ÷ hello | 1000-row result ÷ hello |");
+        md.AppendLine("|---|---:|---:|---:|");
+        foreach (var (transport, c, ratio, rowsRatio) in Ratios())
+        {
+            md.AppendLine(Invariant($"| {transport} | {c} | {(ratio is { } r ? Pct(r) : "n/a")} | {(rowsRatio is { } rr ? Pct(rr) : "n/a")} |"));
+        }
+
+        if (_cells.Any(c => c.Workload.EndsWith("shaped", StringComparison.Ordinal)))
+        {
+            md.AppendLine();
+            md.AppendLine("### Where the time goes: HelloServer returning fixed results of Tributary's shape and size");
+            md.AppendLine();
+            md.AppendLine("calls/s (server CPU µs/call). The shaped tools return a prebuilt result (same JSON as text and structuredContent), so they cost only the SDK's and the transport's handling of that payload; Tributary minus shaped is Tributary's own work (query, JSON writing, copies).");
+            md.AppendLine();
+            md.AppendLine("| transport | c | hello | point-shaped | Tributary point query | rows-shaped | rows-structured-only | Tributary 1000-row |");
+            md.AppendLine("|---|---:|---:|---:|---:|---:|---:|---:|");
+            foreach (var transport in Transports)
+            {
+                foreach (var c in options.Concurrency)
+                {
+                    string Fig(string server, string workload) => Find(server, transport, workload, c) is { } cell
+                        ? Invariant($"{cell.CallsPerSecond:N0} ({cell.ServerCpuUsPerCall:N0})")
+                        : "n/a";
+                    md.AppendLine(Invariant($"| {transport} | {c} | {Fig("HelloServer", "hello")} | {Fig("HelloServer", "point-shaped")} | {Fig("Tributary", "point query")} | {Fig("HelloServer", "rows-shaped")} | {Fig("HelloServer", "rows-structured-only")} | {Fig("Tributary", "1000-row result")} |"));
+                }
+            }
+        }
+
+        if (Bytes is { } b)
+        {
+            md.AppendLine();
+            md.AppendLine(Invariant($"### Bytes per row, {b.Rows}-row result of `SELECT * FROM orders` (8 columns)"));
+            md.AppendLine();
+            md.AppendLine("| encoding | bytes | per row | compact ÷ this |");
+            md.AppendLine("|---|---:|---:|---:|");
+            md.AppendLine(Invariant($"| compact structuredContent `{{columns, rows:[[...]]}}` (what Tributary sends) | {b.CompactBytes:N0} | {b.CompactPerRow:0.0} | 100 % |"));
+            md.AppendLine(Invariant($"| array of objects, compact `[{{\"id\":..}}]` | {b.ObjectsCompactBytes:N0} | {b.ObjectsCompactPerRow:0.0} | {Pct(b.RatioToObjects)} |"));
+            md.AppendLine(Invariant($"| array of objects, indented (as peers send) | {b.ObjectsIndentedBytes:N0} | {b.ObjectsIndentedPerRow:0.0} | {Pct(b.RatioToIndentedObjects)} |"));
+            md.AppendLine(Invariant($"| whole JSON-RPC response on the stdio wire (structuredContent + text copy) | {b.WireResponseBytes:N0} | {(double)b.WireResponseBytes / b.Rows:0.0} | {Pct((double)b.CompactBytes / b.WireResponseBytes)} |"));
+            md.AppendLine();
+            md.AppendLine(Invariant($"The text content is the same JSON ({b.TextContentBytes:N0} bytes, identical: {(b.TextEqualsStructured ? "yes" : "NO")}); on the wire it is a JSON string. A point-query response is {b.PointWireResponseBytes:N0} bytes on the stdio wire."));
+        }
+
+        if (Startup.Count > 0)
+        {
+            md.AppendLine();
+            md.AppendLine(Invariant($"### Start-up: spawn to first `tools/list` answered over stdio (median of {Startup[0].SamplesMs.Length}; target ≤ 300 ms)"));
+            md.AppendLine();
+            md.AppendLine("| build | median ms | min ms | max ms |");
+            md.AppendLine("|---|---:|---:|---:|");
+            foreach (var s in Startup)
+            {
+                md.AppendLine(Invariant($"| {s.Build} | {s.MedianMs:0} | {s.MinMs:0} | {s.MaxMs:0} |"));
+            }
+        }
+
+        if (Memory.Count > 0)
+        {
+            md.AppendLine();
+            md.AppendLine(Invariant($"### Idle memory: HTTP server after start-up, {Memory[0].Calls} calls and {Memory[0].IdleSeconds:0} s idle (target ≤ 80 MB)"));
+            md.AppendLine();
+            md.AppendLine("| build | VmRSS MB | anonymous (GC heap, native) MB | file-backed (mapped binaries) MB | shared memory (W^X code mappings) MB | VmHWM (peak) MB |");
+            md.AppendLine("|---|---:|---:|---:|---:|---:|");
+            foreach (var m in Memory)
+            {
+                md.AppendLine(Invariant($"| {m.Build} | {m.RssMb:0.0} | {m.AnonMb:0.0} | {m.FileMb:0.0} | {m.ShmemMb:0.0} | {m.PeakRssMb:0.0} |"));
+            }
+        }
+
+        if (Publishes.Count > 0)
+        {
+            md.AppendLine();
+            md.AppendLine("### Publishes");
+            md.AppendLine();
+            foreach (var p in Publishes)
+            {
+                var size = p.BinaryBytes is { } bytes && p.OutputBytes is { } output
+                    ? Invariant($", executable {bytes / 1048576.0:0.0} MB, deployable folder {output / 1048576.0:0.0} MB{(p.Kind == "aot" ? "" : " (plus the shared .NET runtime)")}")
+                    : "";
+                md.AppendLine(Invariant($"- {(p.Kind == "aot" ? "Native AOT" : "ReadyToRun")}: {(p.Succeeded ? "published" : "**failed**")}{size}, {p.Warnings.Count} warning(s), {p.Errors.Count} error(s){(p.Cached ? " (reused from an earlier run: src/ unchanged)" : Invariant($", {p.Seconds:0} s"))}. `{p.Command}`"));
+                foreach (var line in p.Warnings.Concat(p.Errors))
+                {
+                    md.AppendLine(Invariant($"  - `{line}`"));
+                }
+            }
+        }
+
+        md.AppendLine();
+        md.AppendLine("### Targets");
+        md.AppendLine();
+        md.AppendLine("| target | measured | met |");
+        md.AppendLine("|---|---:|:---:|");
+        foreach (var (target, value, met) in Targets())
+        {
+            md.AppendLine(Invariant($"| {target} | {value} | {(met is null ? "n/a" : met.Value ? "yes" : "**no**")} |"));
+        }
+
+        md.AppendLine();
+        md.AppendLine(Invariant($"Run time: {TotalSeconds:0} s in all, {MeasuredSeconds:0} s measuring."));
+        return md.ToString();
+    }
+
+    public string Json() => JsonSerializer.Serialize(
+        new
+        {
+            Started = started,
+            Machine = new { Cores = Environment.ProcessorCount, Cpu = CpuModel(), Os = RuntimeInformation.OSDescription, Dotnet = Environment.Version.ToString(), Commit = Git() },
+            Settings = new
+            {
+                options.Repetitions,
+                DurationSeconds = options.Duration.TotalSeconds,
+                InitialWarmUpSeconds = options.InitialWarmUp.TotalSeconds,
+                WarmUpSeconds = options.WarmUp.TotalSeconds,
+                options.Concurrency,
+                HttpClients = options.HttpClientsPerWorker ? "per-worker" : "shared",
+                ProtocolVersion = options.ProtocolVersion ?? "sdk-default",
+                options.StartupRounds,
+            },
+            Load = _cells.Select(c => new
+            {
+                c.Server,
+                c.Transport,
+                c.Workload,
+                c.Concurrency,
+                Median = new { c.CallsPerSecond, c.P50Ms, c.P99Ms, c.ServerCpuUsPerCall, c.ClientCpuUsPerCall, c.OtherCpuPercent, c.Errors },
+                c.Samples,
+            }),
+            Ratios = Ratios().Select(r => new { r.Transport, r.Concurrency, PointQueryOverHello = r.Ratio, Rows1000OverHello = r.RowsRatio }),
+            Bytes = Bytes is { } b ? new
+            {
+                b.Rows,
+                b.CompactBytes,
+                b.RowsArrayBytes,
+                b.ObjectsCompactBytes,
+                b.ObjectsIndentedBytes,
+                b.TextContentBytes,
+                b.WireResponseBytes,
+                b.PointWireResponseBytes,
+                b.TextEqualsStructured,
+                b.CompactPerRow,
+                b.ObjectsCompactPerRow,
+                b.ObjectsIndentedPerRow,
+                CompactOverObjects = b.RatioToObjects,
+                CompactOverIndentedObjects = b.RatioToIndentedObjects,
+            } : null,
+            Startup,
+            Memory,
+            Publishes,
+            Targets = Targets().Select(t => new { t.Target, t.Value, t.Met }),
+            TotalSeconds,
+            MeasuredSeconds,
+        },
+        JsonOptions);
+
+    private static string Pct(double ratio) => ratio.ToString("0 %", CultureInfo.InvariantCulture);
+
+    private static string Invariant(FormattableString text) => text.ToString(CultureInfo.InvariantCulture);
+
+    private static string CpuModel()
+    {
+        try
+        {
+            return File.ReadLines("/proc/cpuinfo").FirstOrDefault(l => l.StartsWith("model name", StringComparison.Ordinal))?.Split(':', 2)[1].Trim() ?? "unknown CPU";
+        }
+        catch (IOException)
+        {
+            return "unknown CPU";
+        }
+    }
+
+    private string Git()
+    {
+        try
+        {
+            var info = new ProcessStartInfo("git", "rev-parse --short HEAD") { WorkingDirectory = paths.Root, RedirectStandardOutput = true, UseShellExecute = false };
+            using var process = Process.Start(info)!;
+            var head = process.StandardOutput.ReadToEnd().Trim();
+            process.WaitForExit();
+            var status = new ProcessStartInfo("git", "status --porcelain -- src Directory.Build.props Directory.Packages.props") { WorkingDirectory = paths.Root, RedirectStandardOutput = true, UseShellExecute = false };
+            using var statusProcess = Process.Start(status)!;
+            var dirty = statusProcess.StandardOutput.ReadToEnd().Trim().Length > 0;
+            statusProcess.WaitForExit();
+            return dirty ? $"{head} with uncommitted changes in src/" : head;
+        }
+        catch (System.ComponentModel.Win32Exception)
+        {
+            return "unknown";
+        }
+    }
+
+    /// <summary>One cell of the load matrix; its figures are medians over the repetitions.</summary>
+    private sealed class Cell(string server, string transport, string workload, int concurrency)
+    {
+        public string Server { get; } = server;
+
+        public string Transport { get; } = transport;
+
+        public string Workload { get; } = workload;
+
+        public int Concurrency { get; } = concurrency;
+
+        public List<Sample> Samples { get; } = [];
+
+        public double CallsPerSecond => LoadRunner.Median(Samples.Select(s => s.CallsPerSecond));
+
+        public double P50Ms => LoadRunner.Median(Samples.Select(s => s.P50Ms));
+
+        public double P99Ms => LoadRunner.Median(Samples.Select(s => s.P99Ms));
+
+        public double ServerCpuUsPerCall => LoadRunner.Median(Samples.Select(s => s.ServerCpuUsPerCall ?? double.NaN));
+
+        public double ClientCpuUsPerCall => LoadRunner.Median(Samples.Select(s => s.ClientCpuUsPerCall));
+
+        public long Errors => Samples.Sum(s => s.Errors);
+
+        public double OtherCpuPercent => LoadRunner.Median(Samples.Select(s => s.OtherCpuPercent ?? double.NaN));
+    }
+}
