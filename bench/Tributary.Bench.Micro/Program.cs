@@ -11,6 +11,7 @@ using Microsoft.Data.Sqlite;
 using ModelContextProtocol;
 using ModelContextProtocol.Protocol;
 using Tributary.Core.Configuration;
+using Tributary.Core;
 using Tributary.Core.Queries;
 using Tributary.Server.Demo;
 using Tributary.Sources.Sql.Sqlite;
@@ -146,18 +147,20 @@ namespace Tributary.Bench.Micro
         {
             using var command = new SqliteCommand(Demo.RowsSql, _connection);
             using var reader = command.ExecuteReader();
-            using var writer = new QueryResultWriter(_ => "", Stopwatch.GetTimestamp());
+            using var output = new PooledBufferWriter();
+            using var writer = new QueryResultWriter(output, _ => "", Stopwatch.GetTimestamp());
             writer.Write(new DataReaderRows(reader), 0, 1000, CancellationToken.None);
-            return writer.Json.Length;
+            return output.WrittenSpan.Length;
         }
 
         /// <summary>Tributary's source as it is now: its own prepared-statement cache and row reader on SQLitePCL.</summary>
         [Benchmark(Description = "SqliteSource.QueryAsync (QueryResultWriter, raw rows)")]
         public async Task<int> SqliteSourceRows()
         {
-            using var writer = new QueryResultWriter(_ => "", Stopwatch.GetTimestamp());
+            using var output = new PooledBufferWriter();
+            using var writer = new QueryResultWriter(output, _ => "", Stopwatch.GetTimestamp());
             await _source.QueryAsync(new QueryRequest(Demo.RowsSql, [], 1000, 0), writer, CancellationToken.None);
-            return writer.Json.Length;
+            return output.WrittenSpan.Length;
         }
 
         [Benchmark(Description = "Utf8JsonWriter objects (streamed)")]
@@ -303,17 +306,19 @@ namespace Tributary.Bench.Micro
             using var command = new SqliteCommand(Demo.PointSql, connection);
             command.Parameters.AddWithValue("@id", NextId());
             using var reader = command.ExecuteReader();
-            using var writer = new QueryResultWriter(_ => "", Stopwatch.GetTimestamp());
+            using var output = new PooledBufferWriter();
+            using var writer = new QueryResultWriter(output, _ => "", Stopwatch.GetTimestamp());
             writer.Write(new DataReaderRows(reader), 0, 500, CancellationToken.None);
-            return writer.Json.Length;
+            return output.WrittenSpan.Length;
         }
 
         [Benchmark(Description = "SqliteSource.QueryAsync")]
         public async Task<int> Tributary()
         {
-            using var writer = new QueryResultWriter(_ => "", Stopwatch.GetTimestamp());
+            using var output = new PooledBufferWriter();
+            using var writer = new QueryResultWriter(output, _ => "", Stopwatch.GetTimestamp());
             await _source.QueryAsync(new QueryRequest(Demo.PointSql, [new QueryParameter("id", NextId())], 500, 0), writer, CancellationToken.None);
-            return writer.Json.Length;
+            return output.WrittenSpan.Length;
         }
     }
 
@@ -334,9 +339,10 @@ namespace Tributary.Bench.Micro
         public async Task Setup()
         {
             await using var source = new SqliteSource(new SourceConfig { Name = "shop", Kind = "sqlite" }, Demo.DatabasePath);
-            using var writer = new QueryResultWriter(_ => "", Stopwatch.GetTimestamp());
+            using var output = new PooledBufferWriter();
+            using var writer = new QueryResultWriter(output, _ => "", Stopwatch.GetTimestamp());
             await source.QueryAsync(new QueryRequest($"SELECT * FROM orders ORDER BY id LIMIT {Rows}", [], Rows, 0), writer, CancellationToken.None);
-            _json = writer.Json.ToArray();
+            _json = output.WrittenSpan.ToArray();
         }
 
         [Benchmark(Baseline = true, Description = "text + structuredContent (as now)")]

@@ -10,15 +10,14 @@ namespace Tributary.Core.Queries;
 /// </summary>
 public sealed class QueryResultWriter : IDisposable
 {
-    private readonly ArrayBufferWriter<byte> _buffer = new(4096);
     private readonly Utf8JsonWriter _json;
     private readonly Func<int, string> _cursorForOffset;
     private readonly long _startTimestamp;
 
-    /// <summary>Creates a writer; <paramref name="cursorForOffset"/> makes the cursor of the next page from its offset.</summary>
-    public QueryResultWriter(Func<int, string> cursorForOffset, long startTimestamp)
+    /// <summary>Creates a writer into <paramref name="output"/>; <paramref name="cursorForOffset"/> makes the cursor of the next page from its offset.</summary>
+    public QueryResultWriter(IBufferWriter<byte> output, Func<int, string> cursorForOffset, long startTimestamp)
     {
-        _json = new Utf8JsonWriter(_buffer, new JsonWriterOptions { SkipValidation = true });
+        _json = new Utf8JsonWriter(output, new JsonWriterOptions { SkipValidation = true });
         _cursorForOffset = cursorForOffset;
         _startTimestamp = startTimestamp;
     }
@@ -28,9 +27,6 @@ public sealed class QueryResultWriter : IDisposable
 
     /// <summary>True when more rows remain after this page.</summary>
     public bool Truncated { get; private set; }
-
-    /// <summary>The UTF-8 JSON written so far.</summary>
-    public ReadOnlyMemory<byte> Json => _buffer.WrittenMemory;
 
     /// <summary>Skips <paramref name="offset"/> rows, writes up to <paramref name="maxRows"/>, and notes whether more remain.</summary>
     public void Write(IRowReader reader, int offset, int maxRows, CancellationToken cancellationToken)

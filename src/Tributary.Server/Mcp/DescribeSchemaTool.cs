@@ -1,3 +1,4 @@
+using System.Buffers;
 using System.Text.Json;
 using Tributary.Core;
 using Tributary.Core.Sources;
@@ -23,13 +24,14 @@ public sealed class DescribeSchemaTool(SourceRegistry sources) : TributaryTool(R
     """))
 {
     /// <summary>Describes <paramref name="source"/> (or one table of it) as JSON (shared with the schema resources).</summary>
-    public static async Task<ReadOnlyMemory<byte>> WriteAsync(IDataSource source, string? table, CancellationToken cancellationToken)
+    public static async Task WriteAsync(IDataSource source, string? table, IBufferWriter<byte> output, CancellationToken cancellationToken)
     {
         ArgumentNullException.ThrowIfNull(source);
         var schema = await source.DescribeAsync(table, cancellationToken);
-        return JsonSerializer.SerializeToUtf8Bytes(schema, CoreJsonContext.Default.DatabaseSchema);
+        await using var json = new Utf8JsonWriter(output);
+        JsonSerializer.Serialize(json, schema, CoreJsonContext.Default.DatabaseSchema);
     }
 
-    private protected override async ValueTask<ReadOnlyMemory<byte>> ExecuteAsync(ToolArguments arguments, CancellationToken cancellationToken) =>
-        await WriteAsync(sources.Get(arguments.RequiredString("source")), arguments.String("table"), cancellationToken);
+    private protected override async ValueTask ExecuteAsync(ToolArguments arguments, IBufferWriter<byte> output, CancellationToken cancellationToken) =>
+        await WriteAsync(sources.Get(arguments.RequiredString("source")), arguments.String("table"), output, cancellationToken);
 }

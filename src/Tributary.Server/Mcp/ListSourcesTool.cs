@@ -18,12 +18,11 @@ public sealed class ListSourcesTool(SourceRegistry sources) : TributaryTool(Read
     """))
 {
     /// <summary>Writes the sources list as JSON (shared with the <c>tributary://sources</c> resource).</summary>
-    public static async Task<ReadOnlyMemory<byte>> WriteAsync(SourceRegistry sources, CancellationToken cancellationToken)
+    public static async Task WriteAsync(SourceRegistry sources, IBufferWriter<byte> output, CancellationToken cancellationToken)
     {
         ArgumentNullException.ThrowIfNull(sources);
         var counts = await Task.WhenAll(sources.All.Select(async s => (await s.ListTablesAsync(cancellationToken)).Count));
-        var buffer = new ArrayBufferWriter<byte>();
-        using var json = new Utf8JsonWriter(buffer);
+        await using var json = new Utf8JsonWriter(output);
         json.WriteStartObject();
         json.WriteStartArray("sources"u8);
         for (var i = 0; i < sources.All.Count; i++)
@@ -40,10 +39,8 @@ public sealed class ListSourcesTool(SourceRegistry sources) : TributaryTool(Read
 
         json.WriteEndArray();
         json.WriteEndObject();
-        await json.FlushAsync(cancellationToken);
-        return buffer.WrittenMemory;
     }
 
-    private protected override async ValueTask<ReadOnlyMemory<byte>> ExecuteAsync(ToolArguments arguments, CancellationToken cancellationToken) =>
-        await WriteAsync(sources, cancellationToken);
+    private protected override async ValueTask ExecuteAsync(ToolArguments arguments, IBufferWriter<byte> output, CancellationToken cancellationToken) =>
+        await WriteAsync(sources, output, cancellationToken);
 }

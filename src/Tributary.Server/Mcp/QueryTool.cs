@@ -1,3 +1,4 @@
+using System.Buffers;
 using System.Diagnostics;
 using System.Text.Json;
 using Tributary.Core;
@@ -35,7 +36,7 @@ public sealed class QueryTool(SourceRegistry sources, QueryCursorCodec cursors) 
       "elapsed_ms":{"type":"number"}}}
     """))
 {
-    private protected override async ValueTask<ReadOnlyMemory<byte>> ExecuteAsync(ToolArguments arguments, CancellationToken cancellationToken)
+    private protected override async ValueTask ExecuteAsync(ToolArguments arguments, IBufferWriter<byte> output, CancellationToken cancellationToken)
     {
         var start = Stopwatch.GetTimestamp();
         var sourceName = arguments.String("source");
@@ -79,11 +80,11 @@ public sealed class QueryTool(SourceRegistry sources, QueryCursorCodec cursors) 
 
         var request = new QueryRequest(sql, ToParameters(parameters), rows, offset);
         var parametersForCursor = parameters;
-        using var output = new QueryResultWriter(
+        using var writer = new QueryResultWriter(
+            output,
             next => cursors.Encode(new CursorState(sourceName, sql, parametersForCursor, next, rows)),
             start);
-        await source.QueryAsync(request, output, cancellationToken);
-        return output.Json;
+        await source.QueryAsync(request, writer, cancellationToken);
     }
 
     private static QueryParameter[] ToParameters(JsonElement? parameters) => parameters switch

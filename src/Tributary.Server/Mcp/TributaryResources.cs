@@ -1,3 +1,4 @@
+using System.Buffers;
 using System.Text;
 using System.Text.RegularExpressions;
 using ModelContextProtocol;
@@ -51,10 +52,11 @@ public abstract class JsonResource : McpServerResource
         var values = match.Groups.Values.Where(g => g.Name != "0").ToDictionary(g => g.Name, g => Uri.UnescapeDataString(g.Value));
         try
         {
-            var json = await ReadJsonAsync(values, cancellationToken);
+            using var output = new PooledBufferWriter();
+            await ReadJsonAsync(values, output, cancellationToken);
             return new ReadResourceResult
             {
-                Contents = [new TextResourceContents { Uri = uri, MimeType = "application/json", Text = Encoding.UTF8.GetString(json.Span) }],
+                Contents = [new TextResourceContents { Uri = uri, MimeType = "application/json", Text = Encoding.UTF8.GetString(output.WrittenSpan) }],
             };
         }
         catch (ToolException e)
@@ -63,8 +65,8 @@ public abstract class JsonResource : McpServerResource
         }
     }
 
-    /// <summary>Produces the resource's JSON from the template's values.</summary>
-    protected abstract ValueTask<ReadOnlyMemory<byte>> ReadJsonAsync(IReadOnlyDictionary<string, string> values, CancellationToken cancellationToken);
+    /// <summary>Writes the resource's JSON for the template's values to <paramref name="output"/>.</summary>
+    protected abstract Task ReadJsonAsync(IReadOnlyDictionary<string, string> values, IBufferWriter<byte> output, CancellationToken cancellationToken);
 }
 
 /// <summary><c>tributary://sources</c>: the sources, as <c>list_sources</c> returns them.</summary>
@@ -82,8 +84,8 @@ public sealed class SourcesResource(SourceRegistry sources) : JsonResource(
     };
 
     /// <inheritdoc />
-    protected override async ValueTask<ReadOnlyMemory<byte>> ReadJsonAsync(IReadOnlyDictionary<string, string> values, CancellationToken cancellationToken) =>
-        await ListSourcesTool.WriteAsync(sources, cancellationToken);
+    protected override Task ReadJsonAsync(IReadOnlyDictionary<string, string> values, IBufferWriter<byte> output, CancellationToken cancellationToken) =>
+        ListSourcesTool.WriteAsync(sources, output, cancellationToken);
 }
 
 /// <summary><c>tributary://sources/{source}/schema</c>: a source's whole schema.</summary>
@@ -91,8 +93,8 @@ public sealed class SchemaResource(SourceRegistry sources) : JsonResource(
     "tributary://sources/{source}/schema", "source_schema", "Source schema", "Tables and views of a source with columns, keys, indexes and constraints.")
 {
     /// <inheritdoc />
-    protected override async ValueTask<ReadOnlyMemory<byte>> ReadJsonAsync(IReadOnlyDictionary<string, string> values, CancellationToken cancellationToken) =>
-        await DescribeSchemaTool.WriteAsync(sources.Get(values["source"]), null, cancellationToken);
+    protected override Task ReadJsonAsync(IReadOnlyDictionary<string, string> values, IBufferWriter<byte> output, CancellationToken cancellationToken) =>
+        DescribeSchemaTool.WriteAsync(sources.Get(values["source"]), null, output, cancellationToken);
 }
 
 /// <summary><c>tributary://sources/{source}/tables/{table}</c>: one table's schema.</summary>
@@ -100,6 +102,6 @@ public sealed class TableResource(SourceRegistry sources) : JsonResource(
     "tributary://sources/{source}/tables/{table}", "source_table", "Table schema", "One table or view of a source with its columns, keys, indexes and constraints.")
 {
     /// <inheritdoc />
-    protected override async ValueTask<ReadOnlyMemory<byte>> ReadJsonAsync(IReadOnlyDictionary<string, string> values, CancellationToken cancellationToken) =>
-        await DescribeSchemaTool.WriteAsync(sources.Get(values["source"]), values["table"], cancellationToken);
+    protected override Task ReadJsonAsync(IReadOnlyDictionary<string, string> values, IBufferWriter<byte> output, CancellationToken cancellationToken) =>
+        DescribeSchemaTool.WriteAsync(sources.Get(values["source"]), values["table"], output, cancellationToken);
 }

@@ -1,3 +1,4 @@
+using System.Buffers;
 using System.Text;
 using System.Text.Json;
 using ModelContextProtocol.Protocol;
@@ -27,11 +28,12 @@ public abstract class TributaryTool : McpServerTool
         ArgumentNullException.ThrowIfNull(request);
         try
         {
-            var json = await ExecuteAsync(new ToolArguments(request.Params?.Arguments), cancellationToken);
+            using var output = new PooledBufferWriter();
+            await ExecuteAsync(new ToolArguments(request.Params?.Arguments), output, cancellationToken);
             return new CallToolResult
             {
-                Content = [new TextContentBlock { Text = Encoding.UTF8.GetString(json.Span) }],
-                StructuredContent = JsonElement.Parse(json.Span),
+                Content = [new TextContentBlock { Text = Encoding.UTF8.GetString(output.WrittenSpan) }],
+                StructuredContent = JsonElement.Parse(output.WrittenSpan),
             };
         }
         catch (ToolException e)
@@ -47,8 +49,8 @@ public abstract class TributaryTool : McpServerTool
         Content = [new TextContentBlock { Text = message }],
     };
 
-    /// <summary>Does the work and returns the result as UTF-8 JSON.</summary>
-    private protected abstract ValueTask<ReadOnlyMemory<byte>> ExecuteAsync(ToolArguments arguments, CancellationToken cancellationToken);
+    /// <summary>Does the work and writes the result as UTF-8 JSON to <paramref name="output"/>.</summary>
+    private protected abstract ValueTask ExecuteAsync(ToolArguments arguments, IBufferWriter<byte> output, CancellationToken cancellationToken);
 
     /// <summary>Builds a protocol tool description with read-only, closed-world annotations.</summary>
     protected static Tool ReadOnlyTool(string name, string title, string description, string inputSchema, string outputSchema) => new()

@@ -25,9 +25,13 @@ public sealed class SqliteSourceFixture : IAsyncLifetime
 
     public static async Task<JsonElement> QueryAsync(SqliteSource source, string sql, int maxRows = 100, int offset = 0, params QueryParameter[] parameters)
     {
-        using var writer = new QueryResultWriter(next => $"cursor:{next}", Stopwatch.GetTimestamp());
-        await source.QueryAsync(new QueryRequest(sql, parameters, maxRows, offset), writer, CancellationToken.None);
-        return JsonDocument.Parse(writer.Json).RootElement.Clone();
+        using var output = new Core.PooledBufferWriter();
+        using (var writer = new QueryResultWriter(output, next => $"cursor:{next}", Stopwatch.GetTimestamp()))
+        {
+            await source.QueryAsync(new QueryRequest(sql, parameters, maxRows, offset), writer, CancellationToken.None);
+        }
+
+        return JsonElement.Parse(output.WrittenSpan);
     }
 
     public async Task DisposeAsync() => await Source.DisposeAsync();
