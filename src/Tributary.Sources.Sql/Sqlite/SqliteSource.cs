@@ -1,4 +1,3 @@
-using System.Data.Common;
 using Microsoft.Data.Sqlite;
 using SQLitePCL;
 using Tributary.Core;
@@ -93,7 +92,8 @@ public sealed class SqliteSource : IDataSource
     public ValueTask DisposeAsync()
     {
         _sessions.Dispose();
-        SqliteConnection.ClearAllPools();
+        using var pooled = new SqliteConnection(_connectionString);
+        SqliteConnection.ClearPool(pooled);
         return ValueTask.CompletedTask;
     }
 
