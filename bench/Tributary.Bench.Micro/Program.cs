@@ -149,7 +149,7 @@ namespace Tributary.Bench.Micro
             using var reader = command.ExecuteReader();
             using var output = new PooledBufferWriter();
             using var writer = new QueryResultWriter(output, _ => "", Stopwatch.GetTimestamp());
-            writer.Write(new DataReaderRows(reader), 0, 1000, CancellationToken.None);
+            writer.Write(new DataReaderRows(reader), 0, 1000, long.MaxValue, CancellationToken.None);
             return output.WrittenSpan.Length;
         }
 
@@ -308,7 +308,7 @@ namespace Tributary.Bench.Micro
             using var reader = command.ExecuteReader();
             using var output = new PooledBufferWriter();
             using var writer = new QueryResultWriter(output, _ => "", Stopwatch.GetTimestamp());
-            writer.Write(new DataReaderRows(reader), 0, 500, CancellationToken.None);
+            writer.Write(new DataReaderRows(reader), 0, 500, long.MaxValue, CancellationToken.None);
             return output.WrittenSpan.Length;
         }
 

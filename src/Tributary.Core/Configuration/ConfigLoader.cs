@@ -16,7 +16,7 @@ public sealed partial class ConfigLoader
     public const string DefaultFileName = "tributary.yaml";
 
     private static readonly string[] ServerKeys = ["http", "allowed_origins", "allowed_hosts", "max_request_bytes", "data_dir", "cursor_secret"];
-    private static readonly string[] SourceKeys = ["kind", "description", "statement_timeout", "max_rows", "max_rows_limit"];
+    private static readonly string[] SourceKeys = ["kind", "description", "statement_timeout", "max_rows", "max_rows_limit", "max_result_bytes"];
 
     private readonly IReadOnlyDictionary<string, ISourceProvider> _providers;
     private readonly Func<string, string?> _environment;
@@ -199,6 +199,9 @@ public sealed partial class ConfigLoader
                         break;
                     case "max_rows":
                         source = source with { MaxRows = (int)(reader.Integer(value, keyPath, 1, 1_000_000) ?? source.MaxRows) };
+                        break;
+                    case "max_result_bytes":
+                        source = source with { MaxResultBytes = reader.Integer(value, keyPath, 1024, 256L * 1024 * 1024) ?? source.MaxResultBytes };
                         break;
                     case "max_rows_limit":
                         source = source with { MaxRowsLimit = (int)(reader.Integer(value, keyPath, 1, 1_000_000) ?? source.MaxRowsLimit) };

@@ -53,6 +53,9 @@ public sealed record SourceConfig
     /// <summary>Default upper bound a caller may ask for with <c>max_rows</c>.</summary>
     public const int DefaultMaxRowsLimit = 10_000;
 
+    /// <summary>Default size bound of one result page: 1 MiB of JSON.</summary>
+    public const long DefaultMaxResultBytes = 1024 * 1024;
+
     /// <summary>The source's name, as tools and resources refer to it.</summary>
     public required string Name { get; init; }
 
@@ -70,6 +73,9 @@ public sealed record SourceConfig
 
     /// <summary>Largest <c>max_rows</c> a caller may ask for; default 10,000.</summary>
     public int MaxRowsLimit { get; init; } = DefaultMaxRowsLimit;
+
+    /// <summary>Size bound of one result page in bytes of JSON: a page stops at the row that crosses it; default 1 MiB.</summary>
+    public long MaxResultBytes { get; init; } = DefaultMaxResultBytes;
 
     /// <summary>Provider-specific settings (scalar values, after interpolation), keyed by their YAML name.</summary>
     public IReadOnlyDictionary<string, string> Settings { get; init; } = new Dictionary<string, string>();

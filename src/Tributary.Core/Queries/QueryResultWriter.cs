@@ -28,8 +28,11 @@ public sealed class QueryResultWriter : IDisposable
     /// <summary>True when more rows remain after this page.</summary>
     public bool Truncated { get; private set; }
 
-    /// <summary>Skips <paramref name="offset"/> rows, writes up to <paramref name="maxRows"/>, and notes whether more remain.</summary>
-    public void Write(IRowReader reader, int offset, int maxRows, CancellationToken cancellationToken)
+    /// <summary>
+    /// Skips <paramref name="offset"/> rows, writes up to <paramref name="maxRows"/> rows, ending the page early at the row
+    /// that takes it past <paramref name="maxBytes"/>, and notes whether more remain.
+    /// </summary>
+    public void Write(IRowReader reader, int offset, int maxRows, long maxBytes, CancellationToken cancellationToken)
     {
         ArgumentNullException.ThrowIfNull(reader);
         for (var skipped = 0; skipped < offset && reader.Read(cancellationToken); skipped++)
@@ -62,12 +65,18 @@ public sealed class QueryResultWriter : IDisposable
 
             _json.WriteEndArray();
             rows++;
-            hasRow = rows < maxRows && reader.Read(cancellationToken);
+            if (rows == maxRows || _json.BytesCommitted + _json.BytesPending > maxBytes)
+            {
+                // The page is full (row cap or size bound): one more read tells whether rows remain.
+                Truncated = reader.Read(cancellationToken);
+                break;
+            }
+
+            hasRow = reader.Read(cancellationToken);
         }
 
         _json.WriteEndArray();
         RowCount = rows;
-        Truncated = rows == maxRows && reader.Read(cancellationToken);
         _json.WriteNumber("row_count"u8, rows);
         _json.WriteBoolean("truncated"u8, Truncated);
         if (Truncated)

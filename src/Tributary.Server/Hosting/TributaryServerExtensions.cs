@@ -17,7 +17,7 @@ public static class TributaryServerExtensions
         "Tributary gives you live, read-only access to the user's data sources. Work in this order: " +
         "1) call list_sources to see the sources; 2) call describe_schema {source} (or {source, table}) to learn tables, columns, keys and constraints; " +
         "3) call query {source, sql, params?} with exactly one SELECT statement, binding values through params (@name with an object, ? with an array) rather than writing them into the SQL. " +
-        "Results are {columns, rows, row_count, truncated, next_cursor}: rows are arrays in column order. A result holds at most max_rows rows (default 500); " +
+        "Results are {columns, rows, row_count, truncated, next_cursor}: rows are arrays in column order. A result holds at most max_rows rows (default 500) and about 1 MiB of JSON; " +
         "when truncated is true, prefer narrowing the query (WHERE, LIMIT, aggregates); to read further, call query with only {cursor: next_cursor}. " +
         "Writes are refused by the engine, and statements that run too long are cancelled: narrow them rather than retrying. " +
         "Schemas are also resources: tributary://sources, tributary://sources/{source}/schema and tributary://sources/{source}/tables/{table}.";

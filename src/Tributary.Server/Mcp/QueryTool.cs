@@ -78,7 +78,7 @@ public sealed class QueryTool(SourceRegistry sources, QueryCursorCodec cursors) 
             throw new ToolException($"'max_rows' must be between 1 and {limits.MaxRowsLimit} for source '{sourceName}' (got {rows}): page through larger results with next_cursor");
         }
 
-        var request = new QueryRequest(sql, ToParameters(parameters), rows, offset);
+        var request = new QueryRequest(sql, ToParameters(parameters), rows, offset, limits.MaxResultBytes);
         var parametersForCursor = parameters;
         using var writer = new QueryResultWriter(
             output,

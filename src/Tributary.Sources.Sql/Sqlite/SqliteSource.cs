@@ -124,7 +124,7 @@ public sealed class SqliteSource : IDataSource
         {
             try
             {
-                output.Write(new SqliteRowReader(statement, rc => Translate(rc, raw.sqlite3_errmsg(handle).utf8_to_string())), request.Offset, request.MaxRows, timeout.Token);
+                output.Write(new SqliteRowReader(statement, rc => Translate(rc, raw.sqlite3_errmsg(handle).utf8_to_string())), request.Offset, request.MaxRows, request.MaxBytes, timeout.Token);
                 return;
             }
             catch (Exception e) when (timeout.IsCancellationRequested && e is ToolException or OperationCanceledException)

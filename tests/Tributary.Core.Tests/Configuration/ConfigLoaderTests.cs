@@ -24,6 +24,7 @@ public sealed class ConfigLoaderTests
                 kind: sqlite
                 path: ${DB}
                 statement_timeout: 500ms
+                max_result_bytes: 65536
             """,
             "/");
 
@@ -34,6 +35,7 @@ public sealed class ConfigLoaderTests
         Assert.Equal(TimeSpan.FromMilliseconds(500), shop.StatementTimeout);
         Assert.Equal(500, shop.MaxRows);
         Assert.Equal(10_000, shop.MaxRowsLimit);
+        Assert.Equal(65_536, shop.MaxResultBytes);
     }
 
     [Fact]

@@ -121,6 +121,32 @@ public sealed class SqliteQueryTests(SqliteSourceFixture fixture) : IClassFixtur
     }
 
     [Fact]
+    public async Task A_page_ends_at_the_row_that_crosses_the_size_bound_and_continues_from_there()
+    {
+        const string Sql = "SELECT id, note FROM orders ORDER BY id";
+        var all = await SqliteSourceFixture.QueryAsync(fixture.Source, new QueryRequest(Sql, [], 20, 0));
+        var bounded = await SqliteSourceFixture.QueryAsync(fixture.Source, new QueryRequest(Sql, [], 20, 0, MaxBytes: 200));
+        var rows = bounded.GetProperty("row_count").GetInt32();
+        var rest = await SqliteSourceFixture.QueryAsync(fixture.Source, new QueryRequest(Sql, [], 20 - rows, rows));
+        var tiny = await SqliteSourceFixture.QueryAsync(fixture.Source, new QueryRequest(Sql, [], 20, 0, MaxBytes: 1));
+
+        Assert.InRange(rows, 2, 19);
+        Assert.True(bounded.GetProperty("truncated").GetBoolean());
+        Assert.Equal($"cursor:{rows}", bounded.GetProperty("next_cursor").GetString());
+        var ids = bounded.GetProperty("rows").EnumerateArray().Concat(rest.GetProperty("rows").EnumerateArray()).Select(r => r[0].GetInt64());
+        Assert.Equal(all.GetProperty("rows").EnumerateArray().Select(r => r[0].GetInt64()), ids);
+        Assert.Equal(1, tiny.GetProperty("row_count").GetInt32());
+    }
+
+    [Fact]
+    public async Task A_result_that_ends_exactly_at_the_row_cap_is_not_truncated()
+    {
+        var result = await SqliteSourceFixture.QueryAsync(fixture.Source, "SELECT id FROM orders WHERE id <= 3", maxRows: 3);
+        Assert.Equal(3, result.GetProperty("row_count").GetInt32());
+        Assert.False(result.GetProperty("truncated").GetBoolean());
+    }
+
+    [Fact]
     public async Task Results_are_compact_columns_and_row_arrays_with_types()
     {
         var result = await SqliteSourceFixture.QueryAsync(fixture.Source, "SELECT id, status, total_cents, shipped_at, 1.5 AS ratio FROM orders WHERE id = 1");

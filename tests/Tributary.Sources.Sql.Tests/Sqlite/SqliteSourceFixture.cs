@@ -23,12 +23,15 @@ public sealed class SqliteSourceFixture : IAsyncLifetime
     public SqliteSource Create(TimeSpan statementTimeout) =>
         new(new SourceConfig { Name = "shop", Kind = "sqlite", StatementTimeout = statementTimeout }, Path);
 
-    public static async Task<JsonElement> QueryAsync(SqliteSource source, string sql, int maxRows = 100, int offset = 0, params QueryParameter[] parameters)
+    public static Task<JsonElement> QueryAsync(SqliteSource source, string sql, int maxRows = 100, int offset = 0, params QueryParameter[] parameters) =>
+        QueryAsync(source, new QueryRequest(sql, parameters, maxRows, offset));
+
+    public static async Task<JsonElement> QueryAsync(SqliteSource source, QueryRequest request)
     {
         using var output = new Core.PooledBufferWriter();
         using (var writer = new QueryResultWriter(output, next => $"cursor:{next}", Stopwatch.GetTimestamp()))
         {
-            await source.QueryAsync(new QueryRequest(sql, parameters, maxRows, offset), writer, CancellationToken.None);
+            await source.QueryAsync(request, writer, CancellationToken.None);
         }
 
         return JsonElement.Parse(output.WrittenSpan);
