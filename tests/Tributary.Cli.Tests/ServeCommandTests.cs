@@ -18,6 +18,20 @@ public sealed class ServeCommandTests
     }
 
     [Fact]
+    public async Task A_port_in_use_is_a_clear_error()
+    {
+        using var taken = new System.Net.Sockets.TcpListener(System.Net.IPAddress.Loopback, 0);
+        taken.Start();
+        var port = ((System.Net.IPEndPoint)taken.LocalEndpoint).Port;
+
+        using var process = TributaryProcess.Start(TestPaths.NewTempDirectory(), null, "serve", "--http", $"127.0.0.1:{port}", "--data-dir", DemoDatabase.DataDirectory());
+
+        Assert.Equal(1, await process.WaitForExitAsync(TimeSpan.FromSeconds(60)));
+        Assert.Contains($"cannot listen on 127.0.0.1:{port}", process.StandardError, StringComparison.Ordinal);
+        Assert.Contains("pick another with --http", process.StandardError, StringComparison.Ordinal);
+    }
+
+    [Fact]
     public async Task Demo_mode_builds_its_database_in_the_data_directory_from_the_environment_and_prints_how_to_connect()
     {
         var work = TestPaths.NewTempDirectory();
