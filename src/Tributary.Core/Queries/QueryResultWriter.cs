@@ -22,12 +22,6 @@ public sealed class QueryResultWriter : IDisposable
         _startTimestamp = startTimestamp;
     }
 
-    /// <summary>Rows written by <see cref="Write"/>.</summary>
-    public int RowCount { get; private set; }
-
-    /// <summary>True when more rows remain after this page.</summary>
-    public bool Truncated { get; private set; }
-
     /// <summary>
     /// Skips <paramref name="offset"/> rows, writes up to <paramref name="maxRows"/> rows, ending the page early at the row
     /// that takes it past <paramref name="maxBytes"/>, and notes whether more remain.
@@ -55,6 +49,7 @@ public sealed class QueryResultWriter : IDisposable
         _json.WriteEndArray();
         _json.WriteStartArray("rows"u8);
         var rows = 0;
+        var truncated = false;
         while (hasRow)
         {
             _json.WriteStartArray();
@@ -68,7 +63,7 @@ public sealed class QueryResultWriter : IDisposable
             if (rows == maxRows || _json.BytesCommitted + _json.BytesPending > maxBytes)
             {
                 // The page is full (row cap or size bound): one more read tells whether rows remain.
-                Truncated = reader.Read(cancellationToken);
+                truncated = reader.Read(cancellationToken);
                 break;
             }
 
@@ -76,10 +71,9 @@ public sealed class QueryResultWriter : IDisposable
         }
 
         _json.WriteEndArray();
-        RowCount = rows;
         _json.WriteNumber("row_count"u8, rows);
-        _json.WriteBoolean("truncated"u8, Truncated);
-        if (Truncated)
+        _json.WriteBoolean("truncated"u8, truncated);
+        if (truncated)
         {
             _json.WriteString("next_cursor"u8, _cursorForOffset(offset + rows));
         }

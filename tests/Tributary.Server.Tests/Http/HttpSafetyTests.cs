@@ -10,11 +10,11 @@ public sealed class HttpSafetyTests(TributaryHttpServer server) : IClassFixture<
 {
     private const string Initialize = """{"jsonrpc":"2.0","id":1,"method":"initialize","params":{"protocolVersion":"2025-11-25","capabilities":{},"clientInfo":{"name":"test","version":"1"}}}""";
 
-    private async Task<(HttpStatusCode Status, string Body)> PostAsync(string body, Action<HttpRequestMessage>? configure = null, bool chunked = false)
+    private async Task<(HttpStatusCode Status, string Body)> PostAsync(string body, Action<HttpRequestMessage>? configure = null)
     {
         using var http = new HttpClient();
         using var request = new HttpRequestMessage(HttpMethod.Post, server.McpEndpoint);
-        request.Content = chunked ? new StreamContent(new MemoryStream(Encoding.UTF8.GetBytes(body))) : new StringContent(body, Encoding.UTF8);
+        request.Content = new StringContent(body, Encoding.UTF8);
         request.Content.Headers.ContentType = new MediaTypeHeaderValue("application/json");
         request.Headers.Accept.ParseAdd("application/json");
         request.Headers.Accept.ParseAdd("text/event-stream");
@@ -59,15 +59,60 @@ public sealed class HttpSafetyTests(TributaryHttpServer server) : IClassFixture<
         Assert.Equal(HttpStatusCode.OK, status);
     }
 
-    [Theory]
-    [InlineData(false)]
-    [InlineData(true)]
-    public async Task A_body_over_one_mebibyte_is_413(bool chunked)
+    [Fact]
+    public async Task A_body_declared_over_one_mebibyte_is_413()
     {
         var body = Initialize.Replace("\"test\"", "\"" + new string('x', 2 * 1024 * 1024) + "\"", StringComparison.Ordinal);
-        var (status, text) = await PostAsync(body, chunked: chunked);
+        var (status, text) = await PostAsync(body);
         Assert.Equal(HttpStatusCode.RequestEntityTooLarge, status);
         Assert.Contains("over the limit of 1048576 bytes", text, StringComparison.Ordinal);
+    }
+
+    [Fact]
+    public async Task A_chunked_body_growing_over_one_mebibyte_is_413()
+    {
+        // The server answers and closes while the client is still sending, so HttpClient would see a broken pipe before
+        // the answer: write chunks by hand and stop as soon as the answer arrives.
+        using var tcp = new System.Net.Sockets.TcpClient();
+        await tcp.ConnectAsync(server.BaseAddress.Host, server.BaseAddress.Port);
+        var stream = tcp.GetStream();
+        var head = $"POST /mcp HTTP/1.1\r\nHost: 127.0.0.1:{server.BaseAddress.Port}\r\nContent-Type: application/json\r\n" +
+            "Accept: application/json, text/event-stream\r\nTransfer-Encoding: chunked\r\n\r\n" +
+            "{\"jsonrpc\":\"2.0\",\"id\":1,\"method\":\"initialize\",\"params\":{\"protocolVersion\":\"2025-11-25\",\"capabilities\":{},\"clientInfo\":{\"version\":\"1\",\"name\":\"";
+        var prefix = head[..(head.IndexOf("\r\n\r\n", StringComparison.Ordinal) + 4)];
+        var json = head[prefix.Length..];
+        await stream.WriteAsync(Encoding.ASCII.GetBytes($"{prefix}{json.Length:X}\r\n{json}\r\n"));
+        var chunk = Encoding.ASCII.GetBytes($"{64 * 1024:X}\r\n{new string('x', 64 * 1024)}\r\n");
+        for (var sent = 0; sent < 64 && tcp.Available == 0; sent++)
+        {
+            try
+            {
+                await stream.WriteAsync(chunk);
+            }
+            catch (IOException)
+            {
+                break;
+            }
+
+            await Task.Delay(5);
+        }
+
+        var response = new StringBuilder();
+        var buffer = new byte[8192];
+        using var timeout = new CancellationTokenSource(TimeSpan.FromSeconds(10));
+        while (!response.ToString().Contains("max_request_bytes", StringComparison.Ordinal))
+        {
+            var read = await stream.ReadAsync(buffer, timeout.Token);
+            if (read == 0)
+            {
+                break;
+            }
+
+            response.Append(Encoding.ASCII.GetString(buffer, 0, read));
+        }
+
+        Assert.StartsWith("HTTP/1.1 413", response.ToString(), StringComparison.Ordinal);
+        Assert.Contains("over the limit of 1048576 bytes", response.ToString(), StringComparison.Ordinal);
     }
 
     [Theory]
