@@ -66,7 +66,7 @@ namespace Tributary.Bench.Micro
 
         public string GetTypeName(int ordinal) => reader.GetDataTypeName(ordinal);
 
-        public bool Read(CancellationToken cancellationToken) => reader.Read();
+        public ValueTask<bool> ReadAsync(CancellationToken cancellationToken) => new(reader.Read());
 
         public void WriteValue(int ordinal, Utf8JsonWriter json)
         {
@@ -149,7 +149,7 @@ namespace Tributary.Bench.Micro
             using var reader = command.ExecuteReader();
             using var output = new PooledBufferWriter();
             using var writer = new QueryResultWriter(output, _ => "", Stopwatch.GetTimestamp());
-            writer.Write(new DataReaderRows(reader), 0, 1000, long.MaxValue, CancellationToken.None);
+            writer.WriteAsync(new DataReaderRows(reader), 0, 1000, long.MaxValue, CancellationToken.None).AsTask().GetAwaiter().GetResult();
             return output.WrittenSpan.Length;
         }
 
@@ -308,7 +308,7 @@ namespace Tributary.Bench.Micro
             using var reader = command.ExecuteReader();
             using var output = new PooledBufferWriter();
             using var writer = new QueryResultWriter(output, _ => "", Stopwatch.GetTimestamp());
-            writer.Write(new DataReaderRows(reader), 0, 500, long.MaxValue, CancellationToken.None);
+            writer.WriteAsync(new DataReaderRows(reader), 0, 500, long.MaxValue, CancellationToken.None).AsTask().GetAwaiter().GetResult();
             return output.WrittenSpan.Length;
         }
 

@@ -207,7 +207,11 @@ public sealed partial class ConfigLoader
                         source = source with { MaxRowsLimit = (int)(reader.Integer(value, keyPath, 1, 1_000_000) ?? source.MaxRowsLimit) };
                         break;
                     default:
-                        if (reader.Scalar(value, keyPath) is { } setting)
+                        if (value is YamlSequenceNode)
+                        {
+                            settings[key] = string.Join(',', reader.StringList(value, keyPath));
+                        }
+                        else if (reader.Scalar(value, keyPath) is { } setting)
                         {
                             settings[key] = setting;
                         }

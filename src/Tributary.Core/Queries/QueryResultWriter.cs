@@ -23,18 +23,19 @@ public sealed class QueryResultWriter : IDisposable
     }
 
     /// <summary>
-    /// Skips <paramref name="offset"/> rows, writes up to <paramref name="maxRows"/> rows, ending the page early at the row
-    /// that takes it past <paramref name="maxBytes"/>, and notes whether more remain.
+    /// Skips <paramref name="offset"/> rows (unless the source already did: <paramref name="offsetApplied"/>), writes up to
+    /// <paramref name="maxRows"/> rows, ending the page early at the row that takes it past <paramref name="maxBytes"/>,
+    /// and notes whether more remain.
     /// </summary>
-    public void Write(IRowReader reader, int offset, int maxRows, long maxBytes, CancellationToken cancellationToken)
+    public async ValueTask WriteAsync(IRowReader reader, int offset, int maxRows, long maxBytes, CancellationToken cancellationToken, bool offsetApplied = false)
     {
         ArgumentNullException.ThrowIfNull(reader);
-        for (var skipped = 0; skipped < offset && reader.Read(cancellationToken); skipped++)
+        for (var skipped = offsetApplied ? offset : 0; skipped < offset && await reader.ReadAsync(cancellationToken); skipped++)
         {
         }
 
         // The first row is read before the columns are written: a computed column's type comes from its value.
-        var hasRow = maxRows > 0 && reader.Read(cancellationToken);
+        var hasRow = maxRows > 0 && await reader.ReadAsync(cancellationToken);
         var columnCount = reader.FieldCount;
         _json.WriteStartObject();
         _json.WriteStartArray("columns"u8);
@@ -63,11 +64,11 @@ public sealed class QueryResultWriter : IDisposable
             if (rows == maxRows || _json.BytesCommitted + _json.BytesPending > maxBytes)
             {
                 // The page is full (row cap or size bound): one more read tells whether rows remain.
-                truncated = reader.Read(cancellationToken);
+                truncated = await reader.ReadAsync(cancellationToken);
                 break;
             }
 
-            hasRow = reader.Read(cancellationToken);
+            hasRow = await reader.ReadAsync(cancellationToken);
         }
 
         _json.WriteEndArray();

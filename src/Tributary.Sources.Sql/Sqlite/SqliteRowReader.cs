@@ -34,13 +34,13 @@ internal sealed class SqliteRowReader(SqliteStatement prepared, Func<int, Except
                 _ => "",
             };
 
-    public bool Read(CancellationToken cancellationToken)
+    public ValueTask<bool> ReadAsync(CancellationToken cancellationToken)
     {
         cancellationToken.ThrowIfCancellationRequested();
         return raw.sqlite3_step(statement) switch
         {
-            raw.SQLITE_ROW => true,
-            raw.SQLITE_DONE => false,
+            raw.SQLITE_ROW => new(true),
+            raw.SQLITE_DONE => new(false),
             var rc => throw stepError(rc),
         };
     }

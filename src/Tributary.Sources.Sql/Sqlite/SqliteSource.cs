@@ -61,7 +61,7 @@ public sealed class SqliteSource : IDataSource
     }
 
     /// <inheritdoc />
-    public Task QueryAsync(QueryRequest request, QueryResultWriter output, CancellationToken cancellationToken)
+    public async Task QueryAsync(QueryRequest request, QueryResultWriter output, CancellationToken cancellationToken)
     {
         ArgumentNullException.ThrowIfNull(request);
         ArgumentNullException.ThrowIfNull(output);
@@ -72,7 +72,7 @@ public sealed class SqliteSource : IDataSource
             try
             {
                 Bind(statement.Handle, request.Parameters);
-                Run(session.Handle, statement, request, output, cancellationToken);
+                await RunAsync(session.Handle, statement, request, output, cancellationToken);
             }
             finally
             {
@@ -84,8 +84,6 @@ public sealed class SqliteSource : IDataSource
         {
             _sessions.Return(session);
         }
-
-        return Task.CompletedTask;
     }
 
     /// <inheritdoc />
@@ -114,7 +112,7 @@ public sealed class SqliteSource : IDataSource
         return connection;
     }
 
-    private void Run(sqlite3 handle, SqliteStatement statement, QueryRequest request, QueryResultWriter output, CancellationToken cancellationToken)
+    private async ValueTask RunAsync(sqlite3 handle, SqliteStatement statement, QueryRequest request, QueryResultWriter output, CancellationToken cancellationToken)
     {
         using var timeout = CancellationTokenSource.CreateLinkedTokenSource(cancellationToken);
         timeout.CancelAfter(_config.StatementTimeout);
@@ -124,7 +122,7 @@ public sealed class SqliteSource : IDataSource
         {
             try
             {
-                output.Write(new SqliteRowReader(statement, rc => Translate(rc, raw.sqlite3_errmsg(handle).utf8_to_string())), request.Offset, request.MaxRows, request.MaxBytes, timeout.Token);
+                await output.WriteAsync(new SqliteRowReader(statement, rc => Translate(rc, raw.sqlite3_errmsg(handle).utf8_to_string())), request.Offset, request.MaxRows, request.MaxBytes, timeout.Token);
                 return;
             }
             catch (Exception e) when (timeout.IsCancellationRequested && e is ToolException or OperationCanceledException)
