@@ -13,6 +13,11 @@ internal sealed record BenchOptions
           --concurrency 1,8,32    in-flight calls per cell
           --http-clients MODE     per-worker (default): one SDK client per worker; shared: one client for all workers
           --transports LIST       stdio,http (default both)
+          --workloads LIST        sqlite,postgres (default both): the SQLite demo against HelloServer, and PostgreSQL
+                                  (1M orders) through Tributary against raw Npgsql in process
+          --postgres              require the PostgreSQL part (fail when the server binaries are missing)
+          --no-postgres           leave the PostgreSQL part out (default: run it when /usr/lib/postgresql/*/bin has
+                                  initdb, pg_ctl and postgres, else print a skip line)
           --shapes                also load HelloServer's fixed results shaped like Tributary's (bottleneck analysis)
           --initial-warmup S      seconds of load per server and workload before the first repetition (default 6)
           --protocol VERSION      pin the client's protocol version, e.g. 2025-11-25 (initialize + HTTP session);
@@ -39,6 +44,12 @@ internal sealed record BenchOptions
     public bool Http { get; init; } = true;
 
     public bool Shapes { get; init; }
+
+    /// <summary>The SQLite workloads (Tributary's demo data against the HelloServer floor, and the bytes per row).</summary>
+    public bool Sqlite { get; init; } = true;
+
+    /// <summary>The PostgreSQL workloads (Tributary against raw Npgsql).</summary>
+    public PostgresMode Postgres { get; init; } = PostgresMode.Auto;
 
     public TimeSpan InitialWarmUp { get; init; } = TimeSpan.FromSeconds(6);
 
@@ -90,6 +101,15 @@ internal sealed record BenchOptions
                         ? options with { Stdio = t.Contains("STDIO"), Http = t.Contains("HTTP") }
                         : throw new ArgumentException("--transports: stdio, http or stdio,http"),
                     "--shapes" => options with { Shapes = true },
+                    "--workloads" => Next().ToUpperInvariant().Split(',') is var w && w.All(x => x is "SQLITE" or "POSTGRES")
+                        ? options with
+                        {
+                            Sqlite = w.Contains("SQLITE"),
+                            Postgres = !w.Contains("POSTGRES") ? PostgresMode.Off : options.Postgres == PostgresMode.Off ? PostgresMode.Auto : options.Postgres,
+                        }
+                        : throw new ArgumentException("--workloads: sqlite, postgres or sqlite,postgres"),
+                    "--postgres" => options with { Postgres = PostgresMode.Required },
+                    "--no-postgres" => options with { Postgres = PostgresMode.Off },
                     "--initial-warmup" => options with { InitialWarmUp = TimeSpan.FromSeconds(double.Parse(Next(), CultureInfo.InvariantCulture)) },
                     "--startup-rounds" => options with { StartupRounds = Positive(Next()) },
                     "--skip-startup" => options with { SkipStartup = true },
@@ -113,9 +133,23 @@ internal sealed record BenchOptions
 
     public string Describe() =>
         $"{Repetitions} repetition(s), {Duration.TotalSeconds:0.#} s cells after {WarmUp.TotalSeconds:0.#} s warm-up ({InitialWarmUp.TotalSeconds:0.#} s per server and workload first), " +
+        $"workloads {(Sqlite ? "SQLite" : "")}{(Sqlite && Postgres != PostgresMode.Off ? " + " : "")}{Postgres switch { PostgresMode.Off => "", PostgresMode.Auto => "PostgreSQL (if installed)", _ => "PostgreSQL" }}, " +
         $"concurrency {string.Join('/', Concurrency)}, HTTP clients {(HttpClientsPerWorker ? "one per worker" : "one shared")}, " +
         $"protocol {ProtocolVersion ?? "SDK default (2026-07-28)"}, start-up median of {StartupRounds}";
 
     private static int Positive(string text) =>
         int.TryParse(text, CultureInfo.InvariantCulture, out var value) && value > 0 ? value : throw new ArgumentException($"expected a positive whole number, got '{text}'");
+}
+
+/// <summary>Whether the PostgreSQL part runs.</summary>
+internal enum PostgresMode
+{
+    /// <summary>Run it when the server binaries are installed, else print a skip line (the default).</summary>
+    Auto,
+
+    /// <summary>Run it; a missing installation fails the run (<c>--postgres</c>).</summary>
+    Required,
+
+    /// <summary>Leave it out (<c>--no-postgres</c>, or <c>--workloads</c> without postgres).</summary>
+    Off,
 }

@@ -123,17 +123,24 @@ internal static class ProcFs
 {
     private static readonly double TicksPerSecond = 100; // USER_HZ: 100 on every Linux x64 kernel in use.
 
-    /// <summary>User plus system CPU time of <paramref name="pid"/>, or null when it cannot be read.</summary>
-    public static TimeSpan? CpuTime(int pid)
+    /// <summary>
+    /// User plus system CPU time of <paramref name="pid"/>, or null when it cannot be read; with
+    /// <paramref name="includeReapedChildren"/>, plus that of its children that ended and were waited for (cutime, cstime).
+    /// </summary>
+    public static TimeSpan? CpuTime(int pid, bool includeReapedChildren = false)
     {
         try
         {
             var stat = File.ReadAllText($"/proc/{pid}/stat");
             // Fields after the command name, which is in parentheses and may hold spaces.
             var fields = stat[(stat.LastIndexOf(')') + 2)..].Split(' ');
-            var user = long.Parse(fields[11], CultureInfo.InvariantCulture);
-            var system = long.Parse(fields[12], CultureInfo.InvariantCulture);
-            return TimeSpan.FromSeconds((user + system) / TicksPerSecond);
+            var ticks = long.Parse(fields[11], CultureInfo.InvariantCulture) + long.Parse(fields[12], CultureInfo.InvariantCulture);
+            if (includeReapedChildren)
+            {
+                ticks += long.Parse(fields[13], CultureInfo.InvariantCulture) + long.Parse(fields[14], CultureInfo.InvariantCulture);
+            }
+
+            return TimeSpan.FromSeconds(ticks / TicksPerSecond);
         }
         catch (IOException)
         {
@@ -178,9 +185,11 @@ internal static class ProcFs
     }
 
     /// <summary>Process ids whose parent is this process.</summary>
-    public static HashSet<int> Children()
+    public static HashSet<int> Children() => Children(Environment.ProcessId);
+
+    /// <summary>Process ids whose parent is <paramref name="parent"/>.</summary>
+    public static HashSet<int> Children(int parent)
     {
-        var self = Environment.ProcessId;
         var children = new HashSet<int>();
         foreach (var dir in Directory.EnumerateDirectories("/proc"))
         {
@@ -193,7 +202,7 @@ internal static class ProcFs
             {
                 var stat = File.ReadAllText(Path.Combine(dir, "stat"));
                 var fields = stat[(stat.LastIndexOf(')') + 2)..].Split(' ');
-                if (int.Parse(fields[1], CultureInfo.InvariantCulture) == self)
+                if (int.Parse(fields[1], CultureInfo.InvariantCulture) == parent)
                 {
                     children.Add(pid);
                 }

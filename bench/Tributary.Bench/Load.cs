@@ -29,38 +29,47 @@ internal sealed class Workload
     public const string PointSql = "SELECT * FROM orders WHERE id = @id";
     public const string RowsSql = "SELECT * FROM orders ORDER BY id LIMIT 1000";
 
-    /// <summary>Point query by primary key, with a different id on each call (params bound by the server).</summary>
-    public static Workload PointQuery()
+    /// <summary>How many different ids a point-query workload cycles through.</summary>
+    public const int PointIdCount = 8192;
+
+    /// <summary>The ids a point-query workload asks for, in order (seeded: every run and every side asks for the same ids).</summary>
+    public static int[] PointIds(int orderCount)
     {
         var random = new Random(42);
-        var requests = new CallToolRequestParams[8192];
-        for (var i = 0; i < requests.Length; i++)
+        var ids = new int[PointIdCount];
+        for (var i = 0; i < ids.Length; i++)
         {
-            requests[i] = new CallToolRequestParams
-            {
-                Name = "query",
-                Arguments = new Dictionary<string, JsonElement>
-                {
-                    ["source"] = Json("\"shop\""),
-                    ["sql"] = Json(JsonSerializer.Serialize(PointSql)),
-                    ["params"] = Json($"{{\"id\":{random.Next(1, DemoOrderCount + 1).ToString(CultureInfo.InvariantCulture)}}}"),
-                },
-            };
+            ids[i] = random.Next(1, orderCount + 1);
         }
 
-        return new Workload("point query", requests, result => ExpectRows(result, 1));
+        return ids;
     }
 
+    /// <summary>Point query by primary key, with a different id on each call (params bound by the server).</summary>
+    public static Workload PointQuery(string source = "shop", int orderCount = DemoOrderCount, string name = "point query") => new(
+        name,
+        [.. PointIds(orderCount).Select(id => new CallToolRequestParams
+        {
+            Name = "query",
+            Arguments = new Dictionary<string, JsonElement>
+            {
+                ["source"] = Json(JsonSerializer.Serialize(source)),
+                ["sql"] = Json(JsonSerializer.Serialize(PointSql)),
+                ["params"] = Json($"{{\"id\":{id.ToString(CultureInfo.InvariantCulture)}}}"),
+            },
+        })],
+        result => ExpectRows(result, 1));
+
     /// <summary>The first 1000 orders, in one page.</summary>
-    public static Workload Rows1000() => new(
-        "1000-row result",
+    public static Workload Rows1000(string source = "shop", string name = "1000-row result") => new(
+        name,
         [
             new CallToolRequestParams
             {
                 Name = "query",
                 Arguments = new Dictionary<string, JsonElement>
                 {
-                    ["source"] = Json("\"shop\""),
+                    ["source"] = Json(JsonSerializer.Serialize(source)),
                     ["sql"] = Json(JsonSerializer.Serialize(RowsSql)),
                     ["max_rows"] = Json("1000"),
                 },
@@ -108,45 +117,84 @@ internal sealed class Workload
 /// <param name="P99Ms">99th percentile latency.</param>
 /// <param name="Calls">Completed calls.</param>
 /// <param name="Errors">Failed calls (exceptions or tool errors).</param>
-/// <param name="ServerCpuUsPerCall">CPU time of the server process per call (user + system).</param>
-/// <param name="ClientCpuUsPerCall">CPU time of the load generator per call.</param>
-/// <param name="OtherCpuPercent">CPU used by everything but the server under test and the load generator, in % of one core: other work on the machine (noise).</param>
-internal sealed record Sample(double CallsPerSecond, double P50Ms, double P99Ms, long Calls, long Errors, double? ServerCpuUsPerCall, double ClientCpuUsPerCall, double? OtherCpuPercent);
+/// <param name="ServerCpuUsPerCall">CPU time of the server process per call (user + system); null without a server process.</param>
+/// <param name="ClientCpuUsPerCall">CPU time of the load generator per call (for in-process raw-driver cells: all of the client's work).</param>
+/// <param name="OtherCpuPercent">CPU used by everything but the server under test, the load generator and the database, in % of one core: other work on the machine (noise).</param>
+/// <param name="DatabaseCpuUsPerCall">CPU time of the database server's processes per call (PostgreSQL cells only).</param>
+internal sealed record Sample(double CallsPerSecond, double P50Ms, double P99Ms, long Calls, long Errors, double? ServerCpuUsPerCall, double ClientCpuUsPerCall, double? OtherCpuPercent, double? DatabaseCpuUsPerCall = null);
+
+/// <summary>One call of a load cell: the call's sequence number, whether to check its result (warm-up), and the run's token.</summary>
+internal delegate ValueTask CallAsync(long sequence, bool check, CancellationToken cancellationToken);
 
 /// <summary>Closed-loop load: N workers, each with one call in flight, for a fixed time.</summary>
 internal static class LoadRunner
 {
     /// <summary>Runs <paramref name="concurrency"/> workers for <paramref name="warmUp"/> (results checked, timings dropped), then measures for <paramref name="duration"/>.</summary>
-    public static async Task<Sample> RunAsync(Func<int, McpClient> clientOf, Workload workload, int concurrency, TimeSpan warmUp, TimeSpan duration, int? serverPid)
+    public static Task<Sample> RunAsync(Func<int, McpClient> clientOf, Workload workload, int concurrency, TimeSpan warmUp, TimeSpan duration, int? serverPid) =>
+        RunAsync(ToolCaller(clientOf, workload), concurrency, warmUp, duration, serverPid, databaseCpu: null);
+
+    /// <summary>The caller of worker <c>w</c> for an MCP tool workload: one <c>tools/call</c> through <paramref name="clientOf"/>(w).</summary>
+    public static Func<int, CallAsync> ToolCaller(Func<int, McpClient> clientOf, Workload workload) => w =>
+    {
+        var client = clientOf(w);
+        return async (sequence, check, cancellationToken) =>
+        {
+            var result = await client.CallToolAsync(workload.Request(sequence), cancellationToken);
+            if (result.IsError == true)
+            {
+                throw new InvalidOperationException($"tool error: {(result.Content.FirstOrDefault() as TextContentBlock)?.Text}");
+            }
+
+            if (check)
+            {
+                workload.Check(result);
+            }
+        };
+    };
+
+    /// <summary>
+    /// Runs <paramref name="concurrency"/> workers, worker <c>w</c> calling <paramref name="callerOf"/>(w), for <paramref name="warmUp"/>
+    /// (results checked, timings dropped), then measures for <paramref name="duration"/>. <paramref name="serverPid"/>: the
+    /// server process to charge CPU to (null for in-process calls); <paramref name="databaseCpu"/>: the database server's CPU time so far.
+    /// </summary>
+    public static async Task<Sample> RunAsync(Func<int, CallAsync> callerOf, int concurrency, TimeSpan warmUp, TimeSpan duration, int? serverPid, Func<TimeSpan?>? databaseCpu)
     {
         if (warmUp > TimeSpan.Zero)
         {
-            await RunWindowAsync(clientOf, workload, concurrency, warmUp, check: true);
+            await RunWindowAsync(callerOf, concurrency, warmUp, check: true);
         }
 
-        var serverCpu0 = serverPid is { } pid ? ProcFs.CpuTime(pid) : null;
+        var serverCpu0 = serverPid is { } pid ? ProcFs.CpuTime(pid) : TimeSpan.Zero;
+        var databaseCpu0 = databaseCpu?.Invoke();
         var clientCpu0 = Process.GetCurrentProcess().TotalProcessorTime;
         var machine0 = ProcFs.MachineBusy();
-        var (latencies, errors, elapsed) = await RunWindowAsync(clientOf, workload, concurrency, duration, check: false);
+        var (latencies, errors, elapsed) = await RunWindowAsync(callerOf, concurrency, duration, check: false);
         var machine = ProcFs.MachineBusy() - machine0;
         var clientCpu = Process.GetCurrentProcess().TotalProcessorTime - clientCpu0;
-        var serverCpu = serverPid is { } pid2 && serverCpu0 is { } before && ProcFs.CpuTime(pid2) is { } after ? after - before : (TimeSpan?)null;
+        var databaseCpuUsed = databaseCpu0 is { } d0 && databaseCpu!() is { } d1 ? d1 - d0 : (TimeSpan?)null;
+        var serverCpu = serverPid is { } pid2
+            ? serverCpu0 is { } before && ProcFs.CpuTime(pid2) is { } after ? after - before : (TimeSpan?)null
+            : TimeSpan.Zero;
 
         var calls = latencies.Length;
         Array.Sort(latencies);
         var perCall = calls == 0 ? double.NaN : 1e6 / calls;
+        var databaseKnown = databaseCpu is null || databaseCpuUsed is not null;
         return new Sample(
             CallsPerSecond: calls / elapsed.TotalSeconds,
             P50Ms: Percentile(latencies, 0.50),
             P99Ms: Percentile(latencies, 0.99),
             Calls: calls,
             Errors: errors,
-            ServerCpuUsPerCall: serverCpu is { } s ? s.TotalSeconds * perCall : null,
+            ServerCpuUsPerCall: serverPid is not null && serverCpu is { } s ? s.TotalSeconds * perCall : null,
             ClientCpuUsPerCall: clientCpu.TotalSeconds * perCall,
-            OtherCpuPercent: machine is { } m && serverCpu is { } sc ? Math.Max(0, (m - sc - clientCpu).TotalSeconds / elapsed.TotalSeconds * 100) : null);
+            OtherCpuPercent: machine is { } m && serverCpu is { } sc && databaseKnown
+                ? Math.Max(0, (m - sc - clientCpu - (databaseCpuUsed ?? TimeSpan.Zero)).TotalSeconds / elapsed.TotalSeconds * 100)
+                : null,
+            DatabaseCpuUsPerCall: databaseCpuUsed is { } db ? db.TotalSeconds * perCall : null);
     }
 
-    private static async Task<(double[] LatenciesMs, long Errors, TimeSpan Elapsed)> RunWindowAsync(Func<int, McpClient> clientOf, Workload workload, int concurrency, TimeSpan duration, bool check)
+    private static async Task<(double[] LatenciesMs, long Errors, TimeSpan Elapsed)> RunWindowAsync(Func<int, CallAsync> callerOf, int concurrency, TimeSpan duration, bool check)
     {
         var start = Stopwatch.GetTimestamp();
         var deadline = start + (long)(duration.TotalSeconds * Stopwatch.Frequency);
@@ -158,29 +206,17 @@ internal static class LoadRunner
         var workers = new Task<List<double>>[concurrency];
         for (var w = 0; w < concurrency; w++)
         {
-            var client = clientOf(w);
+            var call = callerOf(w);
             workers[w] = Task.Run(async () =>
             {
                 var latencies = new List<double>(4096);
                 while (Stopwatch.GetTimestamp() < deadline)
                 {
-                    var request = workload.Request(Interlocked.Increment(ref sequence));
                     var t0 = Stopwatch.GetTimestamp();
                     try
                     {
-                        var result = await client.CallToolAsync(request, abort.Token);
-                        var t1 = Stopwatch.GetTimestamp();
-                        if (result.IsError == true)
-                        {
-                            throw new InvalidOperationException($"tool error: {(result.Content.FirstOrDefault() as TextContentBlock)?.Text}");
-                        }
-
-                        if (check)
-                        {
-                            workload.Check(result);
-                        }
-
-                        latencies.Add((t1 - t0) * 1000.0 / Stopwatch.Frequency);
+                        await call(Interlocked.Increment(ref sequence), check, abort.Token);
+                        latencies.Add((Stopwatch.GetTimestamp() - t0) * 1000.0 / Stopwatch.Frequency);
                     }
                     catch (Exception e) when (e is not OperationCanceledException || !abort.IsCancellationRequested)
                     {
@@ -223,3 +259,13 @@ internal static class LoadRunner
         return sorted.Length % 2 == 1 ? sorted[mid] : (sorted[mid - 1] + sorted[mid]) / 2;
     }
 }
+
+/// <summary>One server (or the raw driver) with one workload on one transport: a row of cells in the load matrix.</summary>
+/// <param name="Server">Report label: Tributary, HelloServer or the raw driver.</param>
+/// <param name="Transport">stdio, HTTP or in-process.</param>
+/// <param name="Workload">The workload's report label.</param>
+/// <param name="CallerOf">Worker index to its caller.</param>
+/// <param name="Pid">The server process to charge CPU to; null for in-process calls.</param>
+/// <param name="DatabaseCpu">The database server's CPU time so far (PostgreSQL cells), else null.</param>
+/// <param name="Concurrency">Concurrencies of this row; null: the run's.</param>
+internal sealed record LoadTarget(string Server, string Transport, string Workload, Func<int, CallAsync> CallerOf, int? Pid, Func<TimeSpan?>? DatabaseCpu = null, int[]? Concurrency = null);

@@ -20,6 +20,22 @@ if (options is null)
     return 2;
 }
 
+// The PostgreSQL part runs by default when the server binaries are installed, and says so when they are not.
+string? postgresSkip = null;
+if (options.Postgres != PostgresMode.Off && PostgresBench.FindBinaries() is null)
+{
+    postgresSkip = "no PostgreSQL server binaries (initdb, pg_ctl, postgres) under /usr/lib/postgresql/*/bin; install them with 'apt-get install -y postgresql'";
+    if (options.Postgres == PostgresMode.Required)
+    {
+        Console.Error.WriteLine($"--postgres: {postgresSkip}");
+        return 1;
+    }
+
+    Console.Error.WriteLine($"PostgreSQL workloads skipped: {postgresSkip} (--no-postgres silences this line)");
+}
+
+var runPostgres = options.Postgres != PostgresMode.Off && postgresSkip is null;
+
 var paths = RepoPaths.Find();
 var started = DateTimeOffset.UtcNow;
 var totalTime = Stopwatch.StartNew();
@@ -72,6 +88,11 @@ var dataDir = Path.Combine(Path.GetTempPath(), $"tributary-bench-{Environment.Pr
 Directory.CreateDirectory(dataDir);
 var report = new Report(options, started, paths);
 report.Publishes.AddRange(publishes);
+if (postgresSkip is not null)
+{
+    report.Postgres = new PostgresPart(postgresSkip, null, 0, 0, []);
+}
+
 using var http = Clients.NewHttpClient();
 try
 {
@@ -109,26 +130,29 @@ try
     var httpClients = new List<McpClient>();
     var httpServers = new List<HttpServerProcess>();
     var httpClientCount = options.HttpClientsPerWorker ? options.Concurrency.Max() : 1;
+    PostgresBench? postgres = null;
     try
     {
-        var targets = new List<(string Server, string Transport, Workload Workload, Func<int, McpClient> ClientOf, int Pid)>();
+        var targets = new List<LoadTarget>();
         Workload[] FloorWorkloads() => options.Shapes
             ? [Workload.Hello(), Workload.Shaped("point_shaped", 1), Workload.Shaped("rows_shaped", 1000), Workload.Shaped("rows_structured_only", 1000)]
             : [Workload.Hello()];
-        if (options.Stdio)
+        LoadTarget Mcp(string server, string transport, Workload workload, Func<int, McpClient> clientOf, int pid) =>
+            new(server, transport, workload.Name, LoadRunner.ToolCaller(clientOf, workload), pid);
+        if (options.Sqlite && options.Stdio)
         {
             var tributary = await ConnectStdioWithPidAsync(tributaryJit, dataDir);
             stdioClients.Add(tributary.Client);
             var hello = await ConnectStdioWithPidAsync(floor, dataDir);
             stdioClients.Add(hello.Client);
-            targets.Add(("Tributary", "stdio", Workload.PointQuery(), _ => tributary.Client, tributary.Pid));
-            targets.Add(("Tributary", "stdio", Workload.Rows1000(), _ => tributary.Client, tributary.Pid));
-            targets.AddRange(FloorWorkloads().Select(w => ("HelloServer", "stdio", w, (Func<int, McpClient>)(_ => hello.Client), hello.Pid)));
+            targets.Add(Mcp("Tributary", "stdio", Workload.PointQuery(), _ => tributary.Client, tributary.Pid));
+            targets.Add(Mcp("Tributary", "stdio", Workload.Rows1000(), _ => tributary.Client, tributary.Pid));
+            targets.AddRange(FloorWorkloads().Select(w => Mcp("HelloServer", "stdio", w, _ => hello.Client, hello.Pid)));
             report.Bytes = await Measurements.BytesAsync(tributary.Client, tributaryJit, dataDir);
             Console.Error.WriteLine($"bytes per row: compact {report.Bytes.CompactPerRow:0.0}, objects {report.Bytes.ObjectsCompactPerRow:0.0} ({report.Bytes.RatioToObjects:P0})");
         }
 
-        if (options.Http)
+        if (options.Sqlite && options.Http)
         {
             var tributaryServer = await HttpServerProcess.StartAsync(tributaryJit, dataDir, TimeSpan.FromSeconds(60));
             httpServers.Add(tributaryServer);
@@ -137,9 +161,38 @@ try
             var tributaryClients = await ConnectHttpClientsAsync(tributaryServer.Endpoint, httpClientCount);
             var helloClients = await ConnectHttpClientsAsync(helloServer.Endpoint, httpClientCount);
             httpClients.AddRange(tributaryClients.Concat(helloClients));
-            targets.Add(("Tributary", "HTTP", Workload.PointQuery(), w => tributaryClients[w % httpClientCount], tributaryServer.Pid));
-            targets.Add(("Tributary", "HTTP", Workload.Rows1000(), w => tributaryClients[w % httpClientCount], tributaryServer.Pid));
-            targets.AddRange(FloorWorkloads().Select(w => ("HelloServer", "HTTP", w, (Func<int, McpClient>)(c => helloClients[c % httpClientCount]), helloServer.Pid)));
+            targets.Add(Mcp("Tributary", "HTTP", Workload.PointQuery(), w => tributaryClients[w % httpClientCount], tributaryServer.Pid));
+            targets.Add(Mcp("Tributary", "HTTP", Workload.Rows1000(), w => tributaryClients[w % httpClientCount], tributaryServer.Pid));
+            targets.AddRange(FloorWorkloads().Select(w => Mcp("HelloServer", "HTTP", w, c => helloClients[c % httpClientCount], helloServer.Pid)));
+        }
+
+        // PostgreSQL: a throwaway server seeded once per run; each workload raw (in this process) and through Tributary
+        // (a JIT build serving one postgres source) on each transport.
+        if (runPostgres)
+        {
+            Console.Error.WriteLine($"PostgreSQL: starting a throwaway server and seeding {PostgresBench.OrderCount:N0} orders");
+            postgres = await PostgresBench.StartAsync(dataDir);
+            Console.Error.WriteLine($"  PostgreSQL {postgres.ServerVersion}, seeded in {postgres.SeedSeconds:0.0} s; Tributary configuration {postgres.ConfigFile}");
+            var pgWorkloads = postgres.Workloads();
+            report.Postgres = new PostgresPart(null, postgres.ServerVersion, postgres.SeedSeconds, PostgresBench.OrderCount, [.. pgWorkloads.Select(w => (w.Name, w.Target, w.Concurrency ?? options.Concurrency))]);
+            var pg = tributaryJit with { Config = postgres.ConfigFile };
+            var databaseCpu = postgres.CpuTime;
+            targets.AddRange(pgWorkloads.Select(w => new LoadTarget(PostgresBench.RawServer, PostgresBench.RawTransport, w.Name, w.Raw, null, databaseCpu, w.Concurrency)));
+            if (options.Stdio)
+            {
+                var tributary = await ConnectStdioWithPidAsync(pg, dataDir);
+                stdioClients.Add(tributary.Client);
+                targets.AddRange(pgWorkloads.Select(w => new LoadTarget("Tributary", "stdio", w.Name, LoadRunner.ToolCaller(_ => tributary.Client, w.Tributary), tributary.Pid, databaseCpu, w.Concurrency)));
+            }
+
+            if (options.Http)
+            {
+                var server = await HttpServerProcess.StartAsync(pg, dataDir, TimeSpan.FromSeconds(60));
+                httpServers.Add(server);
+                var clients = await ConnectHttpClientsAsync(server.Endpoint, httpClientCount);
+                httpClients.AddRange(clients);
+                targets.AddRange(pgWorkloads.Select(w => new LoadTarget("Tributary", "HTTP", w.Name, LoadRunner.ToolCaller(c => clients[c % httpClientCount], w.Tributary), server.Pid, databaseCpu, w.Concurrency)));
+            }
         }
 
         // Tiered JIT needs 10 to 15 s of load on two busy cores before a server runs its final code: warm every server
@@ -147,19 +200,19 @@ try
         Console.Error.WriteLine($"warm-up: {options.InitialWarmUp.TotalSeconds:0.#} s per server and workload at c={Math.Min(8, options.Concurrency.Max())}");
         foreach (var target in targets)
         {
-            await LoadRunner.RunAsync(target.ClientOf, target.Workload, Math.Min(8, options.Concurrency.Max()), options.InitialWarmUp, TimeSpan.Zero, null);
+            await LoadRunner.RunAsync(target.CallerOf, Math.Min(8, (target.Concurrency ?? options.Concurrency).Max()), options.InitialWarmUp, TimeSpan.Zero, null, null);
         }
 
-        var cells = targets.SelectMany(t => options.Concurrency.Select(c => (t.Server, t.Transport, t.Workload, t.ClientOf, t.Pid, Concurrency: c))).ToList();
+        var cells = targets.SelectMany(t => (t.Concurrency ?? options.Concurrency).Select(c => (Target: t, Concurrency: c))).ToList();
         Console.Error.WriteLine($"load: {cells.Count} cells x {options.Repetitions} repetition(s), {options.Duration.TotalSeconds:0.#} s each");
         for (var rep = 1; rep <= options.Repetitions; rep++)
         {
-            foreach (var cell in cells)
+            foreach (var (target, concurrency) in cells)
             {
-                var sample = await LoadRunner.RunAsync(cell.ClientOf, cell.Workload, cell.Concurrency, options.WarmUp, options.Duration, cell.Pid);
-                report.AddSample(cell.Server, cell.Transport, cell.Workload.Name, cell.Concurrency, sample);
+                var sample = await LoadRunner.RunAsync(target.CallerOf, concurrency, options.WarmUp, options.Duration, target.Pid, target.DatabaseCpu);
+                report.AddSample(target.Server, target.Transport, target.Workload, concurrency, sample);
                 Console.Error.WriteLine(
-                    $"  rep {rep} {cell.Server,-11} {cell.Transport,-5} {cell.Workload.Name,-20} c={cell.Concurrency,-2}: {sample.CallsPerSecond,8:0} calls/s  p50 {sample.P50Ms,7:0.00} ms  p99 {sample.P99Ms,7:0.00} ms  server {sample.ServerCpuUsPerCall,6:0} us/call  other {sample.OtherCpuPercent,3:0} %{(sample.Errors > 0 ? $"  {sample.Errors} errors" : "")}");
+                    $"  rep {rep} {target.Server,-12} {target.Transport,-10} {target.Workload,-20} c={concurrency,-2}: {sample.CallsPerSecond,8:0} calls/s  p50 {sample.P50Ms,7:0.00} ms  p99 {sample.P99Ms,7:0.00} ms  server {sample.ServerCpuUsPerCall,6:0} us/call  client {sample.ClientCpuUsPerCall,6:0} us/call{(sample.DatabaseCpuUsPerCall is { } db ? $"  postgres {db,5:0} us/call" : "")}  other {sample.OtherCpuPercent,3:0} %{(sample.Errors > 0 ? $"  {sample.Errors} errors" : "")}");
             }
         }
     }
@@ -173,6 +226,12 @@ try
         foreach (var server in httpServers)
         {
             await server.DisposeAsync();
+        }
+
+        // Stops the throwaway PostgreSQL server and deletes its folder.
+        if (postgres is not null)
+        {
+            await postgres.DisposeAsync();
         }
     }
 }

@@ -34,6 +34,9 @@ internal sealed class Report(BenchOptions options, DateTimeOffset started, RepoP
 
     public BytesResult? Bytes { get; set; }
 
+    /// <summary>The PostgreSQL part: how it went (ran, or why it was skipped); null when it was not asked for.</summary>
+    public PostgresPart? Postgres { get; set; }
+
     public double MeasuredSeconds { get; set; }
 
     public double TotalSeconds { get; set; }
@@ -69,6 +72,14 @@ internal sealed class Report(BenchOptions options, DateTimeOffset started, RepoP
             yield return ($"point query ≥ 80 % of hello, {transport}, c={c}", ratio is { } r ? Pct(r) : "n/a", ratio is { } met ? met >= PointRatioTarget : null);
         }
 
+        foreach (var (workload, c, target, stdio, http) in PostgresRatios().Where(r => r.Concurrency == PostgresTargetConcurrency(r.Workload)))
+        {
+            foreach (var (transport, ratio) in new[] { ("stdio", stdio), ("HTTP", http) })
+            {
+                yield return ($"{workload}: Tributary ≥ {Pct(target)} of raw Npgsql, {transport}, c={c}", ratio is { } r ? Pct(r) : "n/a", ratio is { } met ? met >= target : null);
+            }
+        }
+
         if (Bytes is { } b)
         {
             yield return ("compact bytes ≤ 50 % of objects (compact objects)", Pct(b.RatioToObjects), b.RatioToObjects <= BytesRatioTarget);
@@ -94,32 +105,32 @@ internal sealed class Report(BenchOptions options, DateTimeOffset started, RepoP
         md.AppendLine();
         md.AppendLine(Invariant($"Machine: {Environment.ProcessorCount} cores ({CpuModel()}), {RuntimeInformation.OSDescription}, .NET {Environment.Version}; load generator and servers share the cores, so the figures are noisy. Commit {Git()}."));
         md.AppendLine(Invariant($"Load: {reps}; {options.Duration.TotalSeconds:0.#} s per cell after {options.WarmUp.TotalSeconds:0.#} s of warm-up, and {options.InitialWarmUp.TotalSeconds:0.#} s of load per server and workload before the first repetition (tiered JIT); closed loop, each worker keeps one call in flight. stdio: one client (one process, one pipe) for all workers; HTTP: {(options.HttpClientsPerWorker ? "one SDK client per worker" : "one SDK client shared by all workers")}, one connection pool. Client protocol: {options.ProtocolVersion ?? "SDK default (2026-07-28; over HTTP the hybrid servers answer it statelessly)"}. Servers are JIT builds."));
-        md.AppendLine();
-        md.AppendLine("### Throughput and latency");
-        md.AppendLine();
-        md.AppendLine("| server | transport | workload | c | calls/s | p50 ms | p99 ms | server CPU µs/call | client CPU µs/call | other CPU % | errors |");
-        md.AppendLine("|---|---|---|---:|---:|---:|---:|---:|---:|---:|---:|");
-        foreach (var c in _cells.OrderBy(c => c.Transport == "stdio" ? 0 : 1).ThenBy(c => c.Server == "Tributary" ? 0 : 1).ThenBy(c => c.Workload).ThenBy(c => c.Concurrency))
-        {
-            md.AppendLine(Invariant($"| {c.Server} | {c.Transport} | {c.Workload} | {c.Concurrency} | {c.CallsPerSecond:N0} | {c.P50Ms:0.00} | {c.P99Ms:0.00} | {c.ServerCpuUsPerCall:N0} | {c.ClientCpuUsPerCall:N0} | {c.OtherCpuPercent:0} | {c.Errors} |"));
-        }
-
-        var noisy = _cells.Where(c => c.OtherCpuPercent > 10).ToList();
-        if (noisy.Count > 0)
+        var sqliteCells = _cells.Where(c => !IsPostgres(c)).ToList();
+        if (sqliteCells.Count > 0)
         {
             md.AppendLine();
-            md.AppendLine(Invariant($"**Noise:** in {noisy.Count} cell(s) other processes used more than 10 % of a core (median over the repetitions; see 'other CPU %'): {string.Join(", ", noisy.Select(c => $"{c.Server} {c.Transport} {c.Workload} c={c.Concurrency}"))}. Treat those figures with care."));
+            md.AppendLine("### Throughput and latency");
+            md.AppendLine();
+            md.AppendLine("| server | transport | workload | c | calls/s | p50 ms | p99 ms | server CPU µs/call | client CPU µs/call | other CPU % | errors |");
+            md.AppendLine("|---|---|---|---:|---:|---:|---:|---:|---:|---:|---:|");
+            foreach (var c in sqliteCells.OrderBy(c => c.Transport == "stdio" ? 0 : 1).ThenBy(c => c.Server == "Tributary" ? 0 : 1).ThenBy(c => c.Workload).ThenBy(c => c.Concurrency))
+            {
+                md.AppendLine(Invariant($"| {c.Server} | {c.Transport} | {c.Workload} | {c.Concurrency} | {c.CallsPerSecond:N0} | {c.P50Ms:0.00} | {c.P99Ms:0.00} | {c.ServerCpuUsPerCall:N0} | {c.ClientCpuUsPerCall:N0} | {c.OtherCpuPercent:0} | {c.Errors} |"));
+            }
+
+            AppendNoise(md, sqliteCells);
+            md.AppendLine();
+            md.AppendLine("### Tributary ÷ HelloServer, calls/s on the same transport (target for the point query: ≥ 80 %)");
+            md.AppendLine();
+            md.AppendLine("| transport | c | point query ÷ hello | 1000-row result ÷ hello |");
+            md.AppendLine("|---|---:|---:|---:|");
+            foreach (var (transport, c, ratio, rowsRatio) in Ratios())
+            {
+                md.AppendLine(Invariant($"| {transport} | {c} | {(ratio is { } r ? Pct(r) : "n/a")} | {(rowsRatio is { } rr ? Pct(rr) : "n/a")} |"));
+            }
         }
 
-        md.AppendLine();
-        md.AppendLine("### Tributary ÷ HelloServer, calls/s on the same transport (target for the point query: ≥ 80 %)");
-        md.AppendLine();
-        md.AppendLine("| transport | c | point query ÷ hello | 1000-row result ÷ hello |");
-        md.AppendLine("|---|---:|---:|---:|");
-        foreach (var (transport, c, ratio, rowsRatio) in Ratios())
-        {
-            md.AppendLine(Invariant($"| {transport} | {c} | {(ratio is { } r ? Pct(r) : "n/a")} | {(rowsRatio is { } rr ? Pct(rr) : "n/a")} |"));
-        }
+        AppendPostgres(md);
 
         if (_cells.Any(c => c.Workload.EndsWith("shaped", StringComparison.Ordinal)))
         {
@@ -238,10 +249,19 @@ internal sealed class Report(BenchOptions options, DateTimeOffset started, RepoP
                 c.Transport,
                 c.Workload,
                 c.Concurrency,
-                Median = new { c.CallsPerSecond, c.P50Ms, c.P99Ms, c.ServerCpuUsPerCall, c.ClientCpuUsPerCall, c.OtherCpuPercent, c.Errors },
+                Median = new { c.CallsPerSecond, c.P50Ms, c.P99Ms, c.ServerCpuUsPerCall, c.ClientCpuUsPerCall, c.OtherCpuPercent, c.DatabaseCpuUsPerCall, c.Errors },
                 c.Samples,
             }),
             Ratios = Ratios().Select(r => new { r.Transport, r.Concurrency, PointQueryOverHello = r.Ratio, Rows1000OverHello = r.RowsRatio }),
+            Postgres = Postgres is { } pg ? new
+            {
+                pg.SkipReason,
+                pg.ServerVersion,
+                pg.SeedSeconds,
+                pg.Rows,
+                Workloads = pg.Workloads.Select(w => new { w.Name, w.Target, w.Concurrency }),
+                Ratios = PostgresRatios().Select(r => new { r.Workload, r.Concurrency, r.Target, StdioOverRaw = r.Stdio, HttpOverRaw = r.Http }),
+            } : null,
             Bytes = Bytes is { } b ? new
             {
                 b.Rows,
@@ -267,6 +287,96 @@ internal sealed class Report(BenchOptions options, DateTimeOffset started, RepoP
             MeasuredSeconds,
         },
         JsonOptions);
+
+    private static bool IsPostgres(Cell cell) => cell.Server == PostgresBench.RawServer || cell.Workload.StartsWith("pg ", StringComparison.Ordinal);
+
+    private static void AppendNoise(StringBuilder md, List<Cell> cells)
+    {
+        var noisy = cells.Where(c => c.OtherCpuPercent > 10).ToList();
+        if (noisy.Count > 0)
+        {
+            md.AppendLine();
+            md.AppendLine(Invariant($"**Noise:** in {noisy.Count} cell(s) other processes used more than 10 % of a core (median over the repetitions; see 'other CPU %'): {string.Join(", ", noisy.Select(c => $"{c.Server} {c.Transport} {c.Workload} c={c.Concurrency}"))}. Treat those figures with care."));
+        }
+    }
+
+    /// <summary>The concurrency a PostgreSQL workload's target applies at: the highest it ran at.</summary>
+    private int PostgresTargetConcurrency(string workload) =>
+        Postgres?.Workloads.FirstOrDefault(w => w.Name == workload) is { } w ? w.Concurrency.Max() : options.Concurrency.Max();
+
+    private IEnumerable<(string Workload, int Concurrency, double Target, double? Stdio, double? Http)> PostgresRatios() =>
+        from w in Postgres?.Workloads ?? []
+        from c in w.Concurrency
+        let raw = Find(PostgresBench.RawServer, PostgresBench.RawTransport, w.Name, c)?.CallsPerSecond
+        where raw is > 0
+        let stdio = Find("Tributary", "stdio", w.Name, c)?.CallsPerSecond
+        let http = Find("Tributary", "HTTP", w.Name, c)?.CallsPerSecond
+        select (w.Name, c, w.Target, stdio / raw, http / raw);
+
+    private void AppendPostgres(StringBuilder md)
+    {
+        if (Postgres is not { } pg)
+        {
+            return;
+        }
+
+        md.AppendLine();
+        md.AppendLine("### PostgreSQL: Tributary against raw Npgsql, same statements, same run");
+        md.AppendLine();
+        if (pg.SkipReason is { } reason)
+        {
+            md.AppendLine(Invariant($"Skipped: {reason}."));
+            return;
+        }
+
+        md.AppendLine(Invariant($"PostgreSQL {pg.ServerVersion}, a throwaway server (tests/Common `PostgresServer`: fsync off, shared_buffers 64 MB) on the same two cores; `orders` with {pg.Rows:N0} rows and 8 columns, seeded in {pg.SeedSeconds:0.0} s. Statements: `{Workload.PointSql}` (random id from 1 to {pg.Rows:N0}) and `{Workload.RowsSql}` (max_rows 1000)."));
+        md.AppendLine();
+        md.AppendLine(Invariant($"- *{PostgresBench.RawServer}, {PostgresBench.RawTransport}*: the load generator runs the same statements itself through one pooled `NpgsqlDataSource` (statements auto-prepared, the id as a typed `$1` parameter), reads every value with its typed getter and writes it with `Utf8JsonWriter` into a reused buffer in Tributary's compact shape. No server process: its whole cost is in the client CPU column."));
+        md.AppendLine("- *Tributary*: the `query` tool over the SDK client (JIT build, one `postgres` source). Tributary runs each query in a read-only transaction with `SET LOCAL statement_timeout`, sent as one batch with the statement, and wraps a SELECT in a page query (`SELECT * FROM (...) LIMIT max_rows+1 OFFSET n`).");
+        md.AppendLine("- *PostgreSQL CPU µs/call*: user + system CPU of the postmaster and all its processes over the window ÷ calls.");
+        md.AppendLine();
+        md.AppendLine("| side | transport | workload | c | calls/s | p50 ms | p99 ms | server CPU µs/call | client CPU µs/call | PostgreSQL CPU µs/call | other CPU % | errors |");
+        md.AppendLine("|---|---|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|");
+        var cells = _cells.Where(IsPostgres).ToList();
+        foreach (var c in cells.OrderBy(c => pg.Workloads.ToList().FindIndex(w => w.Name == c.Workload)).ThenBy(c => c.Concurrency).ThenBy(c => c.Transport switch { PostgresBench.RawTransport => 0, "stdio" => 1, _ => 2 }))
+        {
+            var server = double.IsNaN(c.ServerCpuUsPerCall) ? "–" : Invariant($"{c.ServerCpuUsPerCall:N0}");
+            md.AppendLine(Invariant($"| {c.Server} | {c.Transport} | {c.Workload} | {c.Concurrency} | {c.CallsPerSecond:N0} | {c.P50Ms:0.00} | {c.P99Ms:0.00} | {server} | {c.ClientCpuUsPerCall:N0} | {c.DatabaseCpuUsPerCall:N0} | {c.OtherCpuPercent:0} | {c.Errors} |"));
+        }
+
+        AppendNoise(md, cells);
+        md.AppendLine();
+        md.AppendLine(Invariant($"#### Tributary ÷ raw Npgsql, calls/s (targets: point query ≥ {Pct(PostgresBench.PointTarget)}, 1000-row result ≥ {Pct(PostgresBench.RowsTarget)}, at the highest concurrency)"));
+        md.AppendLine();
+        md.AppendLine("| workload | c | stdio ÷ raw | HTTP ÷ raw | target |");
+        md.AppendLine("|---|---:|---:|---:|---:|");
+        foreach (var (workload, c, target, stdio, http) in PostgresRatios())
+        {
+            var atTarget = c == PostgresTargetConcurrency(workload);
+            string Fig(double? ratio) => ratio is not { } r ? "n/a" : atTarget && r < target ? $"**{Pct(r)}**" : Pct(r);
+            md.AppendLine(Invariant($"| {workload} | {c} | {Fig(stdio)} | {Fig(http)} | {(atTarget ? "≥ " + Pct(target) : "")} |"));
+        }
+
+        md.AppendLine();
+        md.AppendLine("The peers for context (from the team's field notes, measured on a machine like this one: PostgreSQL 15, 1M orders, c=32, each ÷ raw node-pg in the same run; note that raw Npgsql here is a higher bar than raw node-pg there):");
+        md.AppendLine();
+        md.AppendLine("| c=32 | raw node-pg | " + string.Join(" | ", PeerFigures.Select(p => p.Name)) + " |");
+        md.AppendLine("|---|---:|" + string.Concat(PeerFigures.Select(_ => "---:|")));
+        md.AppendLine(Invariant($"| point query, calls/s (÷ raw) | {PeerRawPoint:N0} | ") + string.Join(" | ", PeerFigures.Select(p => Invariant($"{p.Point:N0} ({Pct(p.Point / PeerRawPoint)})"))) + " |");
+        md.AppendLine(Invariant($"| 1000-row result, calls/s (÷ raw) | {PeerRawRows:N0} | ") + string.Join(" | ", PeerFigures.Select(p => Invariant($"{p.Rows:N0} ({Pct(p.Rows / PeerRawRows)})"))) + " |");
+    }
+
+    // The peers' figures from /work/shared/FIELD-NOTES.md ("The peers, measured here").
+    private const double PeerRawPoint = 6_924;
+    private const double PeerRawRows = 187;
+
+    private static readonly (string Name, double Point, double Rows)[] PeerFigures =
+    [
+        ("server-postgres", 2_741, 79),
+        ("dbhub stdio", 3_622, 88),
+        ("dbhub stdio read-only", 2_146, 92),
+        ("dbhub HTTP", 527, 87),
+    ];
 
     private static string Pct(double ratio) => ratio.ToString("0 %", CultureInfo.InvariantCulture);
 
@@ -330,5 +440,15 @@ internal sealed class Report(BenchOptions options, DateTimeOffset started, RepoP
         public long Errors => Samples.Sum(s => s.Errors);
 
         public double OtherCpuPercent => LoadRunner.Median(Samples.Select(s => s.OtherCpuPercent ?? double.NaN));
+
+        public double DatabaseCpuUsPerCall => LoadRunner.Median(Samples.Select(s => s.DatabaseCpuUsPerCall ?? double.NaN));
     }
 }
+
+/// <summary>The PostgreSQL part of a run.</summary>
+/// <param name="SkipReason">Why it did not run; null when it ran.</param>
+/// <param name="ServerVersion">PostgreSQL's server_version.</param>
+/// <param name="SeedSeconds">Time to create, fill, index and analyse the benchmark table.</param>
+/// <param name="Rows">Rows of the benchmark table.</param>
+/// <param name="Workloads">Each workload's name, target (Tributary ÷ raw) and the concurrencies it ran at.</param>
+internal sealed record PostgresPart(string? SkipReason, string? ServerVersion, double SeedSeconds, int Rows, IReadOnlyList<(string Name, double Target, int[] Concurrency)> Workloads);

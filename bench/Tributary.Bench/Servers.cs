@@ -12,13 +12,18 @@ namespace Tributary.Bench;
 /// <param name="Suffix">Arguments after the server's own (HelloServer's <c>--shapes</c>).</param>
 internal sealed record ServerVariant(string Name, string Command, IReadOnlyList<string> Prefix, bool IsTributary, IReadOnlyList<string>? Suffix = null)
 {
+    /// <summary>Tributary's configuration file (<c>--config</c>, e.g. the PostgreSQL source); null serves the demo data of the data folder.</summary>
+    public string? Config { get; init; }
+
     public IReadOnlyList<string> StdioArguments(string dataDir) => IsTributary
-        ? [.. Prefix, "serve", "--stdio", "--data-dir", dataDir, .. Suffix ?? []]
+        ? [.. Prefix, "serve", "--stdio", .. Source(dataDir), .. Suffix ?? []]
         : [.. Prefix, "--stdio", .. Suffix ?? []];
 
     public IReadOnlyList<string> HttpArguments(string dataDir) => IsTributary
-        ? [.. Prefix, "serve", "--http", "127.0.0.1:0", "--data-dir", dataDir, .. Suffix ?? []]
+        ? [.. Prefix, "serve", "--http", "127.0.0.1:0", .. Source(dataDir), .. Suffix ?? []]
         : [.. Prefix, "--http", "127.0.0.1:0", .. Suffix ?? []];
+
+    private string[] Source(string dataDir) => Config is null ? ["--data-dir", dataDir] : ["--config", Config];
 }
 
 /// <summary>Client settings shared by every connection the benchmark makes.</summary>

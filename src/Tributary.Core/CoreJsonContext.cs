@@ -9,4 +9,5 @@ namespace Tributary.Core;
 [JsonSerializable(typeof(CursorState))]
 [JsonSerializable(typeof(DatabaseSchema))]
 [JsonSerializable(typeof(TableSchema))]
+[JsonSerializable(typeof(string))]
 public sealed partial class CoreJsonContext : JsonSerializerContext;

@@ -1,7 +1,7 @@
 namespace Tributary.Core;
 
 /// <summary>A failure the model can act on: its message is safe to show and says what to do instead.</summary>
-public sealed class ToolException : Exception
+public class ToolException : Exception
 {
     /// <summary>Creates the exception with a message for the model.</summary>
     public ToolException(string message) : base(message) { }

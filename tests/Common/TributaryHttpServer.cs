@@ -11,8 +11,11 @@ using Xunit;
 
 namespace Tributary.Testing;
 
-/// <summary>Tributary's real HTTP host on a free loopback port, serving its own copy of the demo database.</summary>
-public sealed class TributaryHttpServer : IAsyncLifetime
+/// <summary>
+/// Tributary's real HTTP host on a free loopback port, serving its own copy of the demo database; subclasses serve
+/// other configurations through <see cref="CreateConfigAsync"/>.
+/// </summary>
+public class TributaryHttpServer : IAsyncLifetime
 {
     private WebApplication? _app;
 
@@ -25,14 +28,25 @@ public sealed class TributaryHttpServer : IAsyncLifetime
     /// <summary>The Streamable HTTP endpoint.</summary>
     public Uri McpEndpoint => new(BaseAddress, "/mcp");
 
-    /// <summary>The configuration served (one sqlite source called <c>shop</c>).</summary>
-    public TributaryConfig Config => new()
-    {
-        Sources = [new SourceConfig { Name = "shop", Kind = "sqlite", Description = "Demo shop", Settings = new Dictionary<string, string> { ["path"] = DatabasePath } }],
-    };
+    /// <summary>A data directory of its own, for Tributary's state (idempotency keys, audit log).</summary>
+    public string DataDirectory { get; } = TestPaths.NewTempDirectory();
 
-    public async Task InitializeAsync()
+    /// <summary>The configuration served: by default one read-only sqlite source called <c>shop</c>.</summary>
+    public TributaryConfig Config { get; private set; } = null!;
+
+    /// <summary>The running application's services.</summary>
+    public IServiceProvider Services => _app!.Services;
+
+    /// <summary>Builds the configuration to serve.</summary>
+    protected virtual Task<TributaryConfig> CreateConfigAsync() => Task.FromResult(new TributaryConfig
     {
+        Server = new ServerConfig { DataDir = DataDirectory },
+        Sources = [new SourceConfig { Name = "shop", Kind = "sqlite", Description = "Demo shop", Settings = new Dictionary<string, string> { ["path"] = DatabasePath } }],
+    });
+
+    public virtual async Task InitializeAsync()
+    {
+        Config = await CreateConfigAsync();
         _app = TributaryHosts.CreateHttp(Config, new HttpEndpoint(IPAddress.Loopback, 0), LogLevel.Warning);
         await _app.StartAsync();
         var address = _app.Services.GetRequiredService<IServer>().Features.Get<IServerAddressesFeature>()!.Addresses.Single();
@@ -47,7 +61,7 @@ public sealed class TributaryHttpServer : IAsyncLifetime
         return McpClient.CreateAsync(transport, new McpClientOptions { ProtocolVersion = protocolVersion });
     }
 
-    public async Task DisposeAsync()
+    public virtual async Task DisposeAsync()
     {
         if (_app is not null)
         {

@@ -15,8 +15,20 @@ public sealed partial class ConfigLoader
     /// <summary>The configuration file name looked for by default.</summary>
     public const string DefaultFileName = "tributary.yaml";
 
-    private static readonly string[] ServerKeys = ["http", "allowed_origins", "allowed_hosts", "max_request_bytes", "data_dir", "cursor_secret"];
-    private static readonly string[] SourceKeys = ["kind", "description", "statement_timeout", "max_rows", "max_rows_limit", "max_result_bytes"];
+    private static readonly string[] ServerKeys = ["http", "allowed_origins", "allowed_hosts", "max_request_bytes", "data_dir", "cursor_secret", "idempotency_retention"];
+    private static readonly string[] SourceKeys = ["kind", "description", "statement_timeout", "max_rows", "max_rows_limit", "max_result_bytes", "writable", "tables"];
+    private static readonly string[] TableKeys = ["version_column", "columns"];
+    private static readonly string[] RuleKeys = ["minimum", "maximum", "min_length", "max_length", "pattern", "format", "enum"];
+    private static readonly string[] ToolKeys = ["source", "description", "statement", "parameters", "destructive", "idempotent"];
+    private static readonly string[] ParameterKeys = ["type", "description", "required", "default", .. RuleKeys];
+    private static readonly string[] ParameterTypes = ["string", "integer", "number", "boolean"];
+    private static readonly string[] Formats = ["date-time", "date", "time", "email", "uuid", "uri"];
+
+    /// <summary>Names of Tributary's own tools, which named tools may not take.</summary>
+    public static readonly IReadOnlyList<string> BuiltInToolNames = ["list_sources", "describe_schema", "query", "update_rows"];
+
+    /// <summary>Arguments every write tool takes besides its parameters.</summary>
+    public static readonly IReadOnlyList<string> WriteToolArguments = ["idempotency_key", "dry_run"];
 
     private readonly IReadOnlyDictionary<string, ISourceProvider> _providers;
     private readonly Func<string, string?> _environment;
@@ -85,6 +97,7 @@ public sealed partial class ConfigLoader
         var reader = new NodeReader(errors, _environment);
         ServerConfig server = new();
         List<SourceConfig> sources = [];
+        List<(ToolConfig Tool, int? Line)> tools = [];
         foreach (var (keyNode, value) in root.Children)
         {
             var key = ((YamlScalarNode)keyNode).Value ?? "";
@@ -96,13 +109,21 @@ public sealed partial class ConfigLoader
                 case "sources":
                     sources = ReadSources(reader, value, new SourceContext(baseDirectory));
                     break;
+                case "tools":
+                    tools = ReadTools(reader, value);
+                    break;
                 default:
-                    errors.Add(key, "unknown top-level key (known: server, sources)", LineOf(keyNode.Start));
+                    errors.Add(key, "unknown top-level key (known: server, sources, tools)", LineOf(keyNode.Start));
                     break;
             }
         }
 
-        return new TributaryConfig { Server = server, Sources = sources, BaseDirectory = baseDirectory };
+        foreach (var (tool, line) in tools)
+        {
+            CheckToolSource(tool, sources, errors, line);
+        }
+
+        return new TributaryConfig { Server = server, Sources = sources, Tools = tools.Select(t => t.Tool).ToArray(), BaseDirectory = baseDirectory };
     }
 
     private static ServerConfig ReadServer(NodeReader reader, YamlNode node)
@@ -123,6 +144,7 @@ public sealed partial class ConfigLoader
                 "max_request_bytes" => server with { MaxRequestBytes = reader.Integer(value, path, 1024, 1L << 30) ?? server.MaxRequestBytes },
                 "data_dir" => server with { DataDir = reader.Scalar(value, path) ?? server.DataDir },
                 "cursor_secret" => server with { CursorSecret = reader.Scalar(value, path) },
+                "idempotency_retention" => server with { IdempotencyRetention = reader.Duration(value, path, TimeSpan.FromDays(30)) ?? server.IdempotencyRetention },
                 _ => server,
             };
         }
@@ -206,6 +228,12 @@ public sealed partial class ConfigLoader
                     case "max_rows_limit":
                         source = source with { MaxRowsLimit = (int)(reader.Integer(value, keyPath, 1, 1_000_000) ?? source.MaxRowsLimit) };
                         break;
+                    case "writable":
+                        source = source with { Writable = reader.Boolean(value, keyPath) ?? false };
+                        break;
+                    case "tables":
+                        source = source with { WritableTables = ReadWritableTables(reader, value, keyPath) };
+                        break;
                     default:
                         if (value is YamlSequenceNode)
                         {
@@ -225,12 +253,304 @@ public sealed partial class ConfigLoader
                 reader.Errors.Add(path + ".max_rows", $"{source.MaxRows} is above max_rows_limit ({source.MaxRowsLimit}): lower max_rows or raise max_rows_limit", LineOf(body.Start));
             }
 
+            if (source.Writable && source.WritableTables.Count == 0)
+            {
+                reader.Errors.Add(path + ".tables", "missing: a writable source lists the tables writes may change, such as 'tables: { orders: { version_column: version } }'", LineOf(body.Start));
+            }
+            else if (!source.Writable && source.WritableTables.Count > 0)
+            {
+                reader.Errors.Add(path + ".writable", "'tables' lists writable tables but 'writable' is not true: add 'writable: true' or remove 'tables'", LineOf(body.Start));
+            }
+
             source = source with { Settings = settings };
             provider.Validate(source, context, reader.Errors);
             sources.Add(source);
         }
 
         return sources;
+    }
+
+    private static List<WritableTableConfig> ReadWritableTables(NodeReader reader, YamlNode node, string path)
+    {
+        List<WritableTableConfig> tables = [];
+        if (reader.Mapping(node, path) is not { } mapping)
+        {
+            return tables;
+        }
+
+        foreach (var (nameNode, tableNode) in mapping.Children)
+        {
+            var name = ((YamlScalarNode)nameNode).Value ?? "";
+            var tablePath = $"{path}.{name}";
+            if (!QualifiedNameRegex().IsMatch(name))
+            {
+                reader.Errors.Add(tablePath, "a table name is letters, digits and '_', optionally after its schema (such as orders or sales.orders)", LineOf(nameNode.Start));
+            }
+
+            var table = new WritableTableConfig { Name = name };
+            if (reader.Mapping(tableNode, tablePath) is { } body)
+            {
+                foreach (var (key, value, keyPath) in reader.Entries(body, tablePath, TableKeys))
+                {
+                    if (key == "version_column")
+                    {
+                        var column = reader.Scalar(value, keyPath);
+                        if (column is not null && !IdentifierRegex().IsMatch(column))
+                        {
+                            reader.Errors.Add(keyPath, $"'{column}' is not a column name", LineOf(value.Start));
+                        }
+
+                        table = table with { VersionColumn = column };
+                    }
+                    else if (reader.Mapping(value, keyPath) is { } columns)
+                    {
+                        var rules = new Dictionary<string, ValueRules>(StringComparer.Ordinal);
+                        foreach (var (columnNode, rulesNode) in columns.Children)
+                        {
+                            var column = ((YamlScalarNode)columnNode).Value ?? "";
+                            if (!IdentifierRegex().IsMatch(column))
+                            {
+                                reader.Errors.Add($"{keyPath}.{column}", $"'{column}' is not a column name", LineOf(columnNode.Start));
+                            }
+
+                            rules[column] = reader.Mapping(rulesNode, $"{keyPath}.{column}") is { } ruleMap ? ReadColumnRules(reader, ruleMap, $"{keyPath}.{column}") : new ValueRules();
+                        }
+
+                        table = table with { Columns = rules };
+                    }
+                }
+            }
+
+            tables.Add(table);
+        }
+
+        return tables;
+    }
+
+    /// <summary>Reads the rule keys of <paramref name="mapping"/>; other keys are left to the caller.</summary>
+    private static ValueRules ReadRules(NodeReader reader, YamlMappingNode mapping, string path)
+    {
+        var rules = new ValueRules();
+        foreach (var (keyNode, value) in mapping.Children)
+        {
+            var key = ((YamlScalarNode)keyNode).Value ?? "";
+            var keyPath = $"{path}.{key}";
+            rules = key switch
+            {
+                "minimum" => rules with { Minimum = reader.Decimal(value, keyPath) },
+                "maximum" => rules with { Maximum = reader.Decimal(value, keyPath) },
+                "min_length" => rules with { MinLength = (int?)reader.Integer(value, keyPath, 0, int.MaxValue) },
+                "max_length" => rules with { MaxLength = (int?)reader.Integer(value, keyPath, 1, int.MaxValue) },
+                "pattern" => rules with { Pattern = reader.Pattern(value, keyPath) },
+                "format" => rules with { Format = reader.OneOf(value, keyPath, Formats) },
+                "enum" => rules with { Enum = reader.StringList(value, keyPath) },
+                _ => rules,
+            };
+        }
+
+        if (rules.Minimum > rules.Maximum)
+        {
+            reader.Errors.Add(path + ".minimum", $"{rules.Minimum} is above maximum ({rules.Maximum})", LineOf(mapping.Start));
+        }
+
+        if (rules.MinLength > rules.MaxLength)
+        {
+            reader.Errors.Add(path + ".min_length", $"{rules.MinLength} is above max_length ({rules.MaxLength})", LineOf(mapping.Start));
+        }
+
+        return rules;
+    }
+
+    private static ValueRules ReadColumnRules(NodeReader reader, YamlMappingNode mapping, string path)
+    {
+        foreach (var _ in reader.Entries(mapping, path, RuleKeys))
+        {
+            // Reports unknown keys.
+        }
+
+        return ReadRules(reader, mapping, path);
+    }
+
+    private static List<(ToolConfig Tool, int? Line)> ReadTools(NodeReader reader, YamlNode node)
+    {
+        List<(ToolConfig, int?)> tools = [];
+        if (reader.Mapping(node, "tools") is not { } mapping)
+        {
+            return tools;
+        }
+
+        foreach (var (nameNode, toolNode) in mapping.Children)
+        {
+            var name = ((YamlScalarNode)nameNode).Value ?? "";
+            var path = $"tools.{name}";
+            if (!SourceNameRegex().IsMatch(name))
+            {
+                reader.Errors.Add(path, "a tool name must be lowercase letters, digits and '_', starting with a letter (such as 'user_orders')", LineOf(nameNode.Start));
+            }
+            else if (BuiltInToolNames.Contains(name))
+            {
+                reader.Errors.Add(path, $"'{name}' is one of Tributary's own tools ({string.Join(", ", BuiltInToolNames)}): choose another name", LineOf(nameNode.Start));
+            }
+
+            if (reader.Mapping(toolNode, path) is not { } body)
+            {
+                continue;
+            }
+
+            string? source = null;
+            string? statement = null;
+            var tool = new ToolConfig { Name = name, Source = "", Statement = "" };
+            List<ToolParameterConfig> parameters = [];
+            foreach (var (key, value, keyPath) in reader.Entries(body, path, ToolKeys))
+            {
+                switch (key)
+                {
+                    case "source":
+                        source = reader.Scalar(value, keyPath);
+                        break;
+                    case "description":
+                        tool = tool with { Description = reader.Scalar(value, keyPath) ?? "" };
+                        break;
+                    case "statement":
+                        statement = reader.Scalar(value, keyPath);
+                        break;
+                    case "destructive":
+                        tool = tool with { Destructive = reader.Boolean(value, keyPath) };
+                        break;
+                    case "idempotent":
+                        tool = tool with { Idempotent = reader.Boolean(value, keyPath) };
+                        break;
+                    default:
+                        parameters = ReadParameters(reader, value, keyPath);
+                        break;
+                }
+            }
+
+            if (source is null)
+            {
+                reader.Errors.Add(path + ".source", "missing: name the source the statement runs against", LineOf(body.Start));
+            }
+
+            if (string.IsNullOrWhiteSpace(statement))
+            {
+                reader.Errors.Add(path + ".statement", "missing: give one SQL statement, with parameters written @name", LineOf(body.Start));
+                continue;
+            }
+
+            tool = tool with { Source = source ?? "", Statement = statement, Parameters = parameters };
+            if (StatementClassifier.Classify(statement) is not { } shape)
+            {
+                reader.Errors.Add(path + ".statement", "must be one SELECT (or WITH ... SELECT) statement, or one INSERT INTO, UPDATE or DELETE FROM statement", LineOf(body.Start));
+                continue;
+            }
+
+            tool = tool with { Shape = shape.Shape, WritesTable = shape.Table };
+            var used = StatementClassifier.Parameters(statement);
+            foreach (var missing in used.Where(u => parameters.All(p => p.Name != u)))
+            {
+                reader.Errors.Add(path + ".parameters", $"the statement uses @{missing} but no parameter '{missing}' is declared: add it under parameters", LineOf(body.Start));
+            }
+
+            foreach (var unused in parameters.Where(p => !used.Contains(p.Name)))
+            {
+                reader.Errors.Add($"{path}.parameters.{unused.Name}", $"declared but the statement never uses @{unused.Name}: use it or remove it", LineOf(body.Start));
+            }
+
+            if (shape.Shape != StatementShape.Read)
+            {
+                foreach (var reserved in parameters.Where(p => WriteToolArguments.Contains(p.Name)))
+                {
+                    reader.Errors.Add($"{path}.parameters.{reserved.Name}", $"'{reserved.Name}' is an argument every write tool has ({string.Join(", ", WriteToolArguments)}): rename the parameter", LineOf(body.Start));
+                }
+            }
+
+            tools.Add((tool, LineOf(body.Start)));
+        }
+
+        return tools;
+    }
+
+    private static List<ToolParameterConfig> ReadParameters(NodeReader reader, YamlNode node, string path)
+    {
+        List<ToolParameterConfig> parameters = [];
+        if (reader.Mapping(node, path) is not { } mapping)
+        {
+            return parameters;
+        }
+
+        foreach (var (nameNode, parameterNode) in mapping.Children)
+        {
+            var name = ((YamlScalarNode)nameNode).Value ?? "";
+            var parameterPath = $"{path}.{name}";
+            if (!IdentifierRegex().IsMatch(name))
+            {
+                reader.Errors.Add(parameterPath, "a parameter name is letters, digits and '_', starting with a letter or '_'", LineOf(nameNode.Start));
+            }
+
+            var parameter = new ToolParameterConfig { Name = name };
+            if (reader.Mapping(parameterNode, parameterPath) is { } body)
+            {
+                foreach (var (key, value, keyPath) in reader.Entries(body, parameterPath, ParameterKeys))
+                {
+                    parameter = key switch
+                    {
+                        "type" => parameter with { Type = reader.OneOf(value, keyPath, ParameterTypes) ?? parameter.Type },
+                        "description" => parameter with { Description = reader.Scalar(value, keyPath) ?? "" },
+                        "required" => parameter with { Required = reader.Boolean(value, keyPath) ?? false },
+                        "default" => parameter with { Default = reader.Scalar(value, keyPath) },
+                        _ => parameter,
+                    };
+                }
+
+                parameter = parameter with { Rules = ReadRules(reader, body, parameterPath) };
+            }
+
+            if (parameter.Default is { } fallback && !DefaultFits(parameter.Type, fallback))
+            {
+                reader.Errors.Add(parameterPath + ".default", $"'{fallback}' is not a valid {parameter.Type}", LineOf(parameterNode.Start));
+            }
+
+            if (parameter.Required && parameter.Default is not null)
+            {
+                reader.Errors.Add(parameterPath + ".default", "a required parameter has no use for a default: remove one of them", LineOf(parameterNode.Start));
+            }
+
+            parameters.Add(parameter);
+        }
+
+        return parameters;
+    }
+
+    private static bool DefaultFits(string type, string value) => type switch
+    {
+        "integer" => long.TryParse(value, NumberStyles.Integer, CultureInfo.InvariantCulture, out _),
+        "number" => double.TryParse(value, NumberStyles.Float, CultureInfo.InvariantCulture, out _),
+        "boolean" => value is "true" or "false",
+        _ => true,
+    };
+
+    private static void CheckToolSource(ToolConfig tool, List<SourceConfig> sources, ConfigErrors errors, int? line)
+    {
+        var source = sources.FirstOrDefault(s => s.Name == tool.Source);
+        if (source is null)
+        {
+            if (tool.Source.Length > 0)
+            {
+                errors.Add(tool.Path + ".source", $"unknown source '{tool.Source}' (sources: {(sources.Count == 0 ? "none configured" : string.Join(", ", sources.Select(s => s.Name)))})", line);
+            }
+
+            return;
+        }
+
+        if (tool.Shape != StatementShape.Read && source.WritableTable(tool.WritesTable!) is null)
+        {
+            errors.Add(
+                tool.Path + ".statement",
+                source.Writable
+                    ? $"writes table '{tool.WritesTable}', which is not among the writable tables of source '{source.Name}' ({string.Join(", ", source.WritableTables.Select(t => t.Name))}): add it under sources.{source.Name}.tables"
+                    : $"writes table '{tool.WritesTable}' but source '{source.Name}' is read-only: add 'writable: true' and the table under sources.{source.Name}.tables",
+                line);
+        }
     }
 
     /// <summary>Why a non-loopback bind address is refused: without authentication anyone on the network could read the data.</summary>
@@ -243,6 +563,12 @@ public sealed partial class ConfigLoader
 
     [GeneratedRegex("^[a-z][a-z0-9_]{0,62}$")]
     private static partial Regex SourceNameRegex();
+
+    [GeneratedRegex("^[A-Za-z_][A-Za-z0-9_]{0,62}$")]
+    private static partial Regex IdentifierRegex();
+
+    [GeneratedRegex(@"^([A-Za-z_][A-Za-z0-9_]{0,62}\.)?[A-Za-z_][A-Za-z0-9_]{0,62}$")]
+    private static partial Regex QualifiedNameRegex();
 
     /// <summary>Typed reads of YAML nodes that report errors instead of throwing.</summary>
     private sealed class NodeReader(ConfigErrors errors, Func<string, string?> environment)
@@ -321,7 +647,7 @@ public sealed partial class ConfigLoader
             return value;
         }
 
-        public TimeSpan? Duration(YamlNode node, string path)
+        public TimeSpan? Duration(YamlNode node, string path, TimeSpan? max = null)
         {
             var text = Scalar(node, path);
             if (text is null)
@@ -329,13 +655,56 @@ public sealed partial class ConfigLoader
                 return null;
             }
 
-            if (!DurationParser.TryParse(text, out var value) || value <= TimeSpan.Zero || value > TimeSpan.FromHours(1))
+            var limit = max ?? TimeSpan.FromHours(1);
+            if (!DurationParser.TryParse(text, out var value) || value <= TimeSpan.Zero || value > limit)
             {
-                Errors.Add(path, $"'{text}' is not a duration between 1ms and 1h: write it like 500ms, 10s or 2m", ConfigLoader.LineOf(node.Start));
+                Errors.Add(path, $"'{text}' is not a duration between 1ms and {(limit.TotalHours >= 24 ? $"{limit.TotalDays:0}d" : "1h")}: write it like 500ms, 10s, 2m or 24h", ConfigLoader.LineOf(node.Start));
                 return null;
             }
 
             return value;
+        }
+
+        public bool? Boolean(YamlNode node, string path) => Scalar(node, path) switch
+        {
+            null => null,
+            "true" => true,
+            "false" => false,
+            var text => Report<bool?>(node, path, $"'{text}' must be true or false"),
+        };
+
+        public decimal? Decimal(YamlNode node, string path) => Scalar(node, path) switch
+        {
+            null => null,
+            var text when decimal.TryParse(text, NumberStyles.Float, CultureInfo.InvariantCulture, out var value) => value,
+            var text => Report<decimal?>(node, path, $"'{text}' must be a number"),
+        };
+
+        public string? OneOf(YamlNode node, string path, IReadOnlyCollection<string> allowed) => Scalar(node, path) switch
+        {
+            null => null,
+            var text when allowed.Contains(text) => text,
+            var text => Report<string?>(node, path, $"'{text}' is not one of {string.Join(", ", allowed)}"),
+        };
+
+        public string? Pattern(YamlNode node, string path)
+        {
+            var text = Scalar(node, path);
+            try
+            {
+                _ = text is null ? null : new Regex(text, RegexOptions.None, TimeSpan.FromSeconds(1));
+                return text;
+            }
+            catch (ArgumentException e)
+            {
+                return Report<string?>(node, path, $"not a valid regular expression: {e.Message}");
+            }
+        }
+
+        private T Report<T>(YamlNode node, string path, string message)
+        {
+            Errors.Add(path, message, ConfigLoader.LineOf(node.Start));
+            return default!;
         }
     }
 }

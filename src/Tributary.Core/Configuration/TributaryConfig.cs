@@ -9,6 +9,9 @@ public sealed record TributaryConfig
     /// <summary>Data sources by name, in the order the file lists them.</summary>
     public IReadOnlyList<SourceConfig> Sources { get; init; } = [];
 
+    /// <summary>Named tools (parameterized statements), in the order the file lists them.</summary>
+    public IReadOnlyList<ToolConfig> Tools { get; init; } = [];
+
     /// <summary>Directory that relative paths in the file are relative to; default the current directory.</summary>
     public string BaseDirectory { get; init; } = Directory.GetCurrentDirectory();
 }
@@ -39,6 +42,9 @@ public sealed record ServerConfig
 
     /// <summary>Secret that signs query cursors; default a random key per process, so cursors die with it.</summary>
     public string? CursorSecret { get; init; }
+
+    /// <summary>How long a write's idempotency key is remembered; default 24 h.</summary>
+    public TimeSpan IdempotencyRetention { get; init; } = TimeSpan.FromHours(24);
 }
 
 /// <summary>One data source: a provider kind plus its settings.</summary>
@@ -80,6 +86,132 @@ public sealed record SourceConfig
     /// <summary>Provider-specific settings (scalar values, after interpolation), keyed by their YAML name.</summary>
     public IReadOnlyDictionary<string, string> Settings { get; init; } = new Dictionary<string, string>();
 
+    /// <summary>True when the source accepts writes, and then only to <see cref="WritableTables"/>; default false.</summary>
+    public bool Writable { get; init; }
+
+    /// <summary>The tables writes may change, with their version column and value rules.</summary>
+    public IReadOnlyList<WritableTableConfig> WritableTables { get; init; } = [];
+
     /// <summary>Where each provider-specific setting sits in the file, for error messages.</summary>
     public string Path => $"sources.{Name}";
+
+    /// <summary>The writable table called <paramref name="name"/>, or null when writes to it are not allowed.</summary>
+    public WritableTableConfig? WritableTable(string name) =>
+        Writable ? WritableTables.FirstOrDefault(t => string.Equals(t.Name, name, StringComparison.Ordinal)) : null;
+}
+
+/// <summary>A table that writes may change.</summary>
+public sealed record WritableTableConfig
+{
+    /// <summary>The table's name as tools give it (<c>orders</c>, or <c>sales.orders</c> outside the first schema).</summary>
+    public required string Name { get; init; }
+
+    /// <summary>
+    /// The column that carries the row's version for optimistic concurrency, incremented by every write; null when the
+    /// table has none (PostgreSQL then uses the row's <c>xmin</c>).
+    /// </summary>
+    public string? VersionColumn { get; init; }
+
+    /// <summary>The columns writes may set, with their rules; null when every column but the key and the version may be set.</summary>
+    public IReadOnlyDictionary<string, ValueRules>? Columns { get; init; }
+}
+
+/// <summary>Rules a value must meet, besides its column's or parameter's type (JSON Schema keywords).</summary>
+public sealed record ValueRules
+{
+    /// <summary>Smallest number allowed.</summary>
+    public decimal? Minimum { get; init; }
+
+    /// <summary>Largest number allowed.</summary>
+    public decimal? Maximum { get; init; }
+
+    /// <summary>Fewest characters of a string.</summary>
+    public int? MinLength { get; init; }
+
+    /// <summary>Most characters of a string.</summary>
+    public int? MaxLength { get; init; }
+
+    /// <summary>A regular expression a string must match.</summary>
+    public string? Pattern { get; init; }
+
+    /// <summary>A JSON Schema string format: date-time, date, time, email, uuid, uri.</summary>
+    public string? Format { get; init; }
+
+    /// <summary>The only values allowed.</summary>
+    public IReadOnlyList<string>? Enum { get; init; }
+}
+
+/// <summary>A named tool: one parameterized statement against one source, with typed parameters.</summary>
+public sealed record ToolConfig
+{
+    /// <summary>The tool's name as the model calls it.</summary>
+    public required string Name { get; init; }
+
+    /// <summary>The source the statement runs against.</summary>
+    public required string Source { get; init; }
+
+    /// <summary>What the tool does, for the model.</summary>
+    public string Description { get; init; } = "";
+
+    /// <summary>The statement, with parameters written <c>@name</c>.</summary>
+    public required string Statement { get; init; }
+
+    /// <summary>The parameters, in the order the file lists them.</summary>
+    public IReadOnlyList<ToolParameterConfig> Parameters { get; init; } = [];
+
+    /// <summary>What the statement does: a read, or a write of <see cref="WritesTable"/>.</summary>
+    public StatementShape Shape { get; init; } = StatementShape.Read;
+
+    /// <summary>The table a write statement changes; null for reads.</summary>
+    public string? WritesTable { get; init; }
+
+    /// <summary>Overrides the destructive hint a write tool gets from its statement (DELETE, UPDATE and upserts are destructive).</summary>
+    public bool? Destructive { get; init; }
+
+    /// <summary>Overrides the idempotent hint a write tool gets from its statement (DELETE is idempotent).</summary>
+    public bool? Idempotent { get; init; }
+
+    /// <summary>Where the tool sits in the file, for error messages.</summary>
+    public string Path => $"tools.{Name}";
+}
+
+/// <summary>One typed parameter of a named tool.</summary>
+public sealed record ToolParameterConfig
+{
+    /// <summary>The parameter's name, as the statement writes it after <c>@</c>.</summary>
+    public required string Name { get; init; }
+
+    /// <summary>JSON type: string, integer, number or boolean.</summary>
+    public string Type { get; init; } = "string";
+
+    /// <summary>What the value means, for the model.</summary>
+    public string Description { get; init; } = "";
+
+    /// <summary>True when the caller must give it.</summary>
+    public bool Required { get; init; }
+
+    /// <summary>The value used when the caller leaves it out (as written in the file), or null.</summary>
+    public string? Default { get; init; }
+
+    /// <summary>Rules beyond the type.</summary>
+    public ValueRules Rules { get; init; } = new();
+}
+
+/// <summary>What a named tool's statement does.</summary>
+public enum StatementShape
+{
+    /// <summary>Reads only (SELECT, WITH ... SELECT, VALUES).</summary>
+    Read,
+
+    /// <summary>INSERT without ON CONFLICT DO UPDATE.</summary>
+    Insert,
+
+    /// <summary>INSERT ... ON CONFLICT DO UPDATE (or INSERT OR REPLACE): may overwrite.</summary>
+    Upsert,
+
+    /// <summary>UPDATE.</summary>
+    Update,
+
+    /// <summary>DELETE.</summary>
+    Delete,
 }

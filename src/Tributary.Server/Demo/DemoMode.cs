@@ -24,8 +24,22 @@ public static class DemoMode
                 {
                     Name = SourceName,
                     Kind = "sqlite",
-                    Description = "Demo shop (SQLite): customers, products, orders, order_items and app_logs; deterministic sample data with 60,000 orders.",
+                    Description = "Demo shop (SQLite): customers, products, orders, order_items and app_logs; deterministic sample data with 60,000 orders. Orders' status and note can be changed with update_rows (version column: version).",
                     Settings = new Dictionary<string, string> { ["path"] = path },
+                    Writable = true,
+                    WritableTables =
+                    [
+                        new WritableTableConfig
+                        {
+                            Name = "orders",
+                            VersionColumn = "version",
+                            Columns = new Dictionary<string, ValueRules>
+                            {
+                                ["status"] = new() { Enum = ["pending", "paid", "shipped", "delivered", "cancelled", "refunded"] },
+                                ["note"] = new() { MaxLength = 500 },
+                            },
+                        },
+                    ],
                 },
             ],
         };

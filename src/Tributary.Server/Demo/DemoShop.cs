@@ -10,7 +10,7 @@ public static class DemoShop
     public const string FileName = "demo-shop.db";
 
     // Bump when the schema or the data changes: an older file then no longer counts as complete and is rebuilt.
-    private const string SchemaVersion = "1";
+    private const string SchemaVersion = "2";
     private const int Seed = 20261123;
     private const int CustomerCount = 5_000;
     private const int ProductCount = 300;
@@ -58,7 +58,8 @@ public static class DemoShop
             currency    TEXT NOT NULL DEFAULT 'USD',
             created_at  TEXT NOT NULL,
             shipped_at  TEXT NULL CHECK (shipped_at IS NULL OR shipped_at > created_at),
-            note        TEXT NULL
+            note        TEXT NULL,
+            version     INTEGER NOT NULL DEFAULT 1 CHECK (version >= 1)
         ) STRICT;
         CREATE INDEX idx_orders_customer_id ON orders (customer_id);
         CREATE INDEX idx_orders_created_at ON orders (created_at);

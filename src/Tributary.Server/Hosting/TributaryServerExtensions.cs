@@ -6,6 +6,7 @@ using Tributary.Core.Configuration;
 using Tributary.Core.Queries;
 using Tributary.Core.Sources;
 using Tributary.Server.Mcp;
+using Tributary.Server.State;
 
 namespace Tributary.Server.Hosting;
 
@@ -14,12 +15,14 @@ public static class TributaryServerExtensions
 {
     /// <summary>What the model is told about using this server.</summary>
     public const string Instructions =
-        "Tributary gives you live, read-only access to the user's data sources. Work in this order: " +
+        "Tributary gives you live access to the user's data sources. Work in this order: " +
         "1) call list_sources to see the sources; 2) call describe_schema {source} (or {source, table}) to learn tables, columns, keys and constraints; " +
-        "3) call query {source, sql, params?} with exactly one SELECT statement, binding values through params (@name with an object, ? with an array) rather than writing them into the SQL. " +
+        "3) call query {source, sql, params?} with exactly one SELECT statement, binding values through params (@name with an object; ? in SQLite or $1 in PostgreSQL with an array) rather than writing them into the SQL. " +
         "Results are {columns, rows, row_count, truncated, next_cursor}: rows are arrays in column order. A result holds at most max_rows rows (default 500) and about 1 MiB of JSON; " +
         "when truncated is true, prefer narrowing the query (WHERE, LIMIT, aggregates); to read further, call query with only {cursor: next_cursor}. " +
-        "Writes are refused by the engine, and statements that run too long are cancelled: narrow them rather than retrying. " +
+        "query never writes, and statements that run too long are cancelled: narrow them rather than retrying. " +
+        "Other tools may be configured for specific tasks: prefer them when they fit. Where list_sources shows writable_tables, update_rows {source, table, key, set, expected_version} changes one row: " +
+        "read the row first and pass its version as expected_version; on a conflict, read current_row and decide again; use dry_run to preview and idempotency_key to make retries safe. " +
         "Schemas are also resources: tributary://sources, tributary://sources/{source}/schema and tributary://sources/{source}/tables/{table}.";
 
     /// <summary>Tributary's name and version as MCP server info.</summary>
@@ -44,6 +47,20 @@ public static class TributaryServerExtensions
         services.AddSingleton<McpServerResource, SourcesResource>();
         services.AddSingleton<McpServerResource, SchemaResource>();
         services.AddSingleton<McpServerResource, TableResource>();
+        foreach (var tool in config.Tools)
+        {
+            services.AddSingleton<McpServerTool>(sp => NamedTools.Create(tool, sp.GetRequiredService<SourceRegistry>(), sp.GetRequiredService<QueryCursorCodec>(), sp.GetService<WriteRunner>()));
+        }
+
+        if (config.Sources.Any(s => s.Writable))
+        {
+            // Tributary's own state (idempotency keys, audit log) exists only where writes do.
+            services.AddSingleton(_ => new StateStore(Path.Combine(Path.GetFullPath(config.Server.DataDir, config.BaseDirectory), StateStore.FileName), config.Server.IdempotencyRetention));
+            services.AddSingleton<WriteRunner>();
+            services.AddSingleton<McpServerTool, UpdateRowsTool>();
+            services.AddSingleton<McpServerResource, AuditResource>();
+        }
+
         return services
             .AddMcpServer(options =>
             {

@@ -4,24 +4,38 @@ using Tributary.Core.Sources;
 
 namespace Tributary.Server.Mcp;
 
-/// <summary><c>list_sources</c>: every source with its kind, description, whether it is read-only, and its table count.</summary>
+/// <summary>
+/// <c>list_sources</c>: every source with its kind, description, whether it is read-only (and which tables writes may
+/// change), and its table count; a source that cannot be reached right now is listed with the reason.
+/// </summary>
 public sealed class ListSourcesTool(SourceRegistry sources) : TributaryTool(ReadOnlyTool(
     "list_sources",
     "List data sources",
-    "Lists the data sources this server can query: name, kind, description, whether it is read-only, and how many tables it has. Start here, then call describe_schema.",
+    "Lists the data sources this server can query: name, kind, description, whether it is read-only (else the tables update_rows may change), and how many tables it has. Start here, then call describe_schema.",
     """{"type":"object","properties":{},"additionalProperties":false}""",
     """
     {"type":"object","required":["sources"],"properties":{"sources":{"type":"array","items":{"type":"object",
       "required":["name","kind","description","read_only","table_count"],
       "properties":{"name":{"type":"string"},"kind":{"type":"string"},"description":{"type":"string"},
-        "read_only":{"type":"boolean"},"table_count":{"type":"integer"}}}}}}
+        "read_only":{"type":"boolean"},"writable_tables":{"type":"array","items":{"type":"string"}},
+        "table_count":{"type":["integer","null"]},"error":{"type":"string"}}}}}}
     """))
 {
     /// <summary>Writes the sources list as JSON (shared with the <c>tributary://sources</c> resource).</summary>
     public static async Task WriteAsync(SourceRegistry sources, IBufferWriter<byte> output, CancellationToken cancellationToken)
     {
         ArgumentNullException.ThrowIfNull(sources);
-        var counts = await Task.WhenAll(sources.All.Select(async s => (await s.ListTablesAsync(cancellationToken)).Count));
+        var counts = await Task.WhenAll(sources.All.Select(async s =>
+        {
+            try
+            {
+                return ((int?)(await s.ListTablesAsync(cancellationToken)).Count, (string?)null);
+            }
+            catch (Core.ToolException e)
+            {
+                return (null, e.Message);
+            }
+        }));
         await using var json = new Utf8JsonWriter(output);
         json.WriteStartObject();
         json.WriteStartArray("sources"u8);
@@ -33,7 +47,28 @@ public sealed class ListSourcesTool(SourceRegistry sources) : TributaryTool(Read
             json.WriteString("kind"u8, source.Kind);
             json.WriteString("description"u8, source.Description);
             json.WriteBoolean("read_only"u8, source.IsReadOnly);
-            json.WriteNumber("table_count"u8, counts[i]);
+            var config = sources.Config(source.Name);
+            if (config.Writable)
+            {
+                json.WriteStartArray("writable_tables"u8);
+                foreach (var table in config.WritableTables)
+                {
+                    json.WriteStringValue(table.Name);
+                }
+
+                json.WriteEndArray();
+            }
+
+            var (count, error) = counts[i];
+            if (count is { } tables)
+            {
+                json.WriteNumber("table_count"u8, tables);
+            }
+            else
+            {
+                json.WriteNull("table_count"u8);
+                json.WriteString("error"u8, error);
+            }
             json.WriteEndObject();
         }
 

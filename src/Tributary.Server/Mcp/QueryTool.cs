@@ -15,18 +15,21 @@ public sealed class QueryTool(SourceRegistry sources, QueryCursorCodec cursors) 
     "query",
     "Run a read-only SQL query",
     "Runs exactly one read-only SQL statement (SELECT or WITH ... SELECT) against a source and returns {columns, rows, row_count, truncated, next_cursor, elapsed_ms}; rows are arrays in column order. " +
-    "Bind values with 'params' (named @name as an object, or ? as an array) instead of writing them into the SQL. " +
+    "Bind values with 'params' (named @name as an object, or positional ? in SQLite and $1 in PostgreSQL as an array) instead of writing them into the SQL. " +
     "At most 'max_rows' rows come back (default per source, usually 500); when 'truncated' is true, call query again with only 'cursor' set to 'next_cursor' for the next page. " +
     "Writes are refused by the database engine; long statements are cancelled at the source's statement timeout.",
     """
     {"type":"object","additionalProperties":false,"properties":{
       "source":{"type":"string","description":"Source name, from list_sources"},
       "sql":{"type":"string","description":"Exactly one SELECT statement"},
-      "params":{"type":["object","array"],"description":"Values for @name parameters (object) or ? parameters (array)"},
+      "params":{"type":["object","array"],"description":"Values for @name parameters (object) or positional ? / $1 parameters (array)"},
       "max_rows":{"type":"integer","minimum":1,"description":"Rows per page (default per source, usually 500)"},
       "cursor":{"type":"string","description":"next_cursor of an earlier page: continues that query (source and sql may then be left out)"}}}
     """,
-    """
+    ResultSchema))
+{
+    /// <summary>The output schema of query results, shared by named read tools.</summary>
+    internal const string ResultSchema = """
     {"type":"object","required":["columns","rows","row_count","truncated","elapsed_ms"],"properties":{
       "columns":{"type":"array","items":{"type":"object","required":["name","type"],"properties":{"name":{"type":"string"},"type":{"type":"string"}}}},
       "rows":{"type":"array","items":{"type":"array"}},
@@ -34,8 +37,8 @@ public sealed class QueryTool(SourceRegistry sources, QueryCursorCodec cursors) 
       "truncated":{"type":"boolean"},
       "next_cursor":{"type":"string"},
       "elapsed_ms":{"type":"number"}}}
-    """))
-{
+    """;
+
     private protected override async ValueTask ExecuteAsync(ToolArguments arguments, IBufferWriter<byte> output, CancellationToken cancellationToken)
     {
         var start = Stopwatch.GetTimestamp();
@@ -90,19 +93,8 @@ public sealed class QueryTool(SourceRegistry sources, QueryCursorCodec cursors) 
     private static QueryParameter[] ToParameters(JsonElement? parameters) => parameters switch
     {
         null => [],
-        { ValueKind: JsonValueKind.Object } p => p.EnumerateObject().Select(x => new QueryParameter(x.Name.TrimStart('@', ':', '$'), ToValue(x.Value))).ToArray(),
-        { ValueKind: JsonValueKind.Array } p => p.EnumerateArray().Select(x => new QueryParameter(null, ToValue(x))).ToArray(),
+        { ValueKind: JsonValueKind.Object } p => p.EnumerateObject().Select(x => new QueryParameter(x.Name.TrimStart('@', ':', '$'), ValueSchema.ToValue(x.Value))).ToArray(),
+        { ValueKind: JsonValueKind.Array } p => p.EnumerateArray().Select(x => new QueryParameter(null, ValueSchema.ToValue(x))).ToArray(),
         _ => throw new ToolException("'params' must be an object of named values or an array of positional values"),
-    };
-
-    private static object? ToValue(JsonElement value) => value.ValueKind switch
-    {
-        JsonValueKind.String => value.GetString(),
-        JsonValueKind.Number when value.TryGetInt64(out var integer) => integer,
-        JsonValueKind.Number => value.GetDouble(),
-        JsonValueKind.True => true,
-        JsonValueKind.False => false,
-        JsonValueKind.Null => null,
-        _ => value.GetRawText(),
     };
 }

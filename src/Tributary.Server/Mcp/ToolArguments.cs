@@ -3,9 +3,26 @@ using Tributary.Core;
 
 namespace Tributary.Server.Mcp;
 
-/// <summary>Typed reads of a tool call's arguments; a missing or mistyped argument is a <see cref="ToolException"/> naming it.</summary>
-internal readonly struct ToolArguments(IDictionary<string, JsonElement>? arguments)
+/// <summary>
+/// Typed reads of a tool call's arguments (a missing or mistyped argument is a <see cref="ToolException"/> naming it),
+/// and who is calling.
+/// </summary>
+internal readonly struct ToolArguments(IDictionary<string, JsonElement>? arguments, string? principal = null)
 {
+    /// <summary>Every argument as sent.</summary>
+    public IDictionary<string, JsonElement> All => arguments ?? new Dictionary<string, JsonElement>();
+
+    /// <summary>The authenticated caller's name, or <c>anonymous</c> when the transport has no authentication.</summary>
+    public string Principal => principal is { Length: > 0 } name ? name : "anonymous";
+
+    public bool Boolean(string name) => Get(name) switch
+    {
+        null => false,
+        { ValueKind: JsonValueKind.True } => true,
+        { ValueKind: JsonValueKind.False } => false,
+        _ => throw new ToolException($"'{name}' must be true or false"),
+    };
+
     public JsonElement? Get(string name) =>
         arguments is not null && arguments.TryGetValue(name, out var value) && value.ValueKind is not (JsonValueKind.Null or JsonValueKind.Undefined) ? value : null;
 

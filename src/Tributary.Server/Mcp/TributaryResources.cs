@@ -105,3 +105,26 @@ public sealed class TableResource(SourceRegistry sources) : JsonResource(
     protected override Task ReadJsonAsync(IReadOnlyDictionary<string, string> values, IBufferWriter<byte> output, CancellationToken cancellationToken) =>
         DescribeSchemaTool.WriteAsync(sources.Get(values["source"]), values["table"], output, cancellationToken);
 }
+
+/// <summary><c>tributary://audit</c>: the newest 100 writes of the audit log.</summary>
+public sealed class AuditResource(State.StateStore state) : JsonResource(
+    "tributary://audit", "audit", "Audit log", "The newest 100 writes: time, principal, tool, source, table, key, rows, and digests of the row before and after.")
+{
+    /// <inheritdoc />
+    public override Resource? ProtocolResource { get; } = new()
+    {
+        Uri = "tributary://audit",
+        Name = "audit",
+        Title = "Audit log",
+        Description = "The newest 100 writes: time, principal, tool, source, table, key, rows, and digests of the row before and after.",
+        MimeType = "application/json",
+    };
+
+    /// <inheritdoc />
+    protected override Task ReadJsonAsync(IReadOnlyDictionary<string, string> values, IBufferWriter<byte> output, CancellationToken cancellationToken)
+    {
+        using var json = new System.Text.Json.Utf8JsonWriter(output);
+        State.AuditJson.Write(state.ReadAudit(100), json);
+        return Task.CompletedTask;
+    }
+}

@@ -4,6 +4,7 @@ using System.Text.Json;
 using ModelContextProtocol.Protocol;
 using ModelContextProtocol.Server;
 using Tributary.Core;
+using Tributary.Core.Writes;
 
 namespace Tributary.Server.Mcp;
 
@@ -29,17 +30,40 @@ public abstract class TributaryTool : McpServerTool
         try
         {
             using var output = new PooledBufferWriter();
-            await ExecuteAsync(new ToolArguments(request.Params?.Arguments), output, cancellationToken);
+            await ExecuteAsync(new ToolArguments(request.Params?.Arguments, request.User?.Identity?.Name), output, cancellationToken);
             return new CallToolResult
             {
                 Content = [new TextContentBlock { Text = Encoding.UTF8.GetString(output.WrittenSpan) }],
                 StructuredContent = JsonElement.Parse(output.WrittenSpan),
             };
         }
+        catch (WriteConflictException e)
+        {
+            return Error(ConflictJson(e));
+        }
         catch (ToolException e)
         {
             return Error(e.Message);
         }
+    }
+
+    /// <summary>A conflict as JSON the model can act on: what happened, and the row and version as they are now.</summary>
+    private static string ConflictJson(WriteConflictException conflict)
+    {
+        using var output = new PooledBufferWriter();
+        using (var json = new Utf8JsonWriter(output))
+        {
+            json.WriteStartObject();
+            json.WriteString("error"u8, "conflict"u8);
+            json.WriteString("message"u8, conflict.Message);
+            json.WritePropertyName("current_version"u8);
+            conflict.CurrentVersion.WriteTo(json);
+            json.WritePropertyName("current_row"u8);
+            conflict.CurrentRow.WriteTo(json);
+            json.WriteEndObject();
+        }
+
+        return Encoding.UTF8.GetString(output.WrittenSpan);
     }
 
     /// <summary>A tool error result with <paramref name="message"/>.</summary>
@@ -51,6 +75,24 @@ public abstract class TributaryTool : McpServerTool
 
     /// <summary>Does the work and writes the result as UTF-8 JSON to <paramref name="output"/>.</summary>
     private protected abstract ValueTask ExecuteAsync(ToolArguments arguments, IBufferWriter<byte> output, CancellationToken cancellationToken);
+
+    /// <summary>Builds a protocol tool description for a tool that writes, with honest annotations.</summary>
+    protected static Tool WriteTool(string name, string title, string description, string inputSchema, string outputSchema, bool destructive, bool idempotent) => new()
+    {
+        Name = name,
+        Title = title,
+        Description = description,
+        InputSchema = JsonElement.Parse(inputSchema),
+        OutputSchema = JsonElement.Parse(outputSchema),
+        Annotations = new ToolAnnotations
+        {
+            Title = title,
+            ReadOnlyHint = false,
+            DestructiveHint = destructive,
+            IdempotentHint = idempotent,
+            OpenWorldHint = false,
+        },
+    };
 
     /// <summary>Builds a protocol tool description with read-only, closed-world annotations.</summary>
     protected static Tool ReadOnlyTool(string name, string title, string description, string inputSchema, string outputSchema) => new()

@@ -1,12 +1,14 @@
 using System.Diagnostics.CodeAnalysis;
 using System.Globalization;
 using System.Net.Sockets;
+using System.Text.Json;
 using Npgsql;
 using NpgsqlTypes;
 using Tributary.Core;
 using Tributary.Core.Configuration;
 using Tributary.Core.Queries;
 using Tributary.Core.Sources;
+using Tributary.Core.Writes;
 
 namespace Tributary.Sources.Sql.Postgres;
 
@@ -15,7 +17,7 @@ namespace Tributary.Sources.Sql.Postgres;
 /// <c>READ ONLY</c> transaction with <c>statement_timeout</c> set for that transaction, sent with the statement in one
 /// round trip and always rolled back; a timeout or a cancelled request cancels the statement on the server.
 /// </summary>
-public sealed class PostgresSource : IDataSource
+public sealed class PostgresSource : IDataSource, IWritableSource
 {
     private readonly SourceConfig _config;
     private readonly string[] _schemas;
@@ -65,7 +67,7 @@ public sealed class PostgresSource : IDataSource
     public string Description => _config.Description;
 
     /// <inheritdoc />
-    public bool IsReadOnly => true;
+    public bool IsReadOnly => !_config.Writable;
 
     /// <inheritdoc />
     public async Task<IReadOnlyList<string>> ListTablesAsync(CancellationToken cancellationToken)
@@ -129,7 +131,132 @@ public sealed class PostgresSource : IDataSource
     }
 
     /// <inheritdoc />
+    public async Task<WriteOutcome> ExecuteWriteAsync(WriteStatement statement, CancellationToken cancellationToken)
+    {
+        ArgumentNullException.ThrowIfNull(statement);
+        var prepared = PostgresStatement.ForWrite(statement.Sql, statement.Parameters);
+        var write = new NpgsqlBatchCommand(prepared.Sql);
+        write.Parameters.AddRange(prepared.Values.Select(Parameter).ToArray());
+        await using var connection = await OpenAsync(cancellationToken);
+        await using var batch = Transaction(connection, write, statement.DryRun ? "ROLLBACK" : "COMMIT");
+        try
+        {
+            var rows = new List<JsonElement>();
+            await using (var reader = await batch.ExecuteReaderAsync(cancellationToken))
+            {
+                while (await reader.ReadAsync(cancellationToken))
+                {
+                    rows.Add(RowJson(reader, reader.FieldCount));
+                }
+            }
+
+            return new WriteOutcome(write.RecordsAffected, rows);
+        }
+        catch (Exception e) when (e is NpgsqlException or TimeoutException or OperationCanceledException)
+        {
+            await RollbackAsync(connection);
+            throw e is OperationCanceledException ? e : Translate(e);
+        }
+    }
+
+    /// <inheritdoc />
+    public async Task<RowChange> UpdateRowAsync(RowUpdate update, CancellationToken cancellationToken)
+    {
+        ArgumentNullException.ThrowIfNull(update);
+        var table = QuotedTable(update.Table.Name);
+        var where = string.Join(" AND ", update.Key.Select((k, i) => $"{Quote(k.Key)} = ${i + 1}"));
+        var lockRow = new NpgsqlBatchCommand($"SELECT t.*, t.xmin::text FROM {table} AS t WHERE {where} FOR UPDATE");
+        lockRow.Parameters.AddRange(update.Key.Select(k => Parameter(k.Value)).ToArray());
+
+        var assignments = update.Set.Select((c, i) => $"{Quote(c.Key)} = ${update.Key.Count + i + 1}").ToList();
+        if (update.VersionColumn is { } versionColumn)
+        {
+            assignments.Add($"{Quote(versionColumn)} = {Quote(versionColumn)} + 1");
+        }
+
+        var change = new NpgsqlBatchCommand($"UPDATE {table} AS t SET {string.Join(", ", assignments)} WHERE {where} RETURNING t.*, t.xmin::text");
+        change.Parameters.AddRange(update.Key.Concat(update.Set).Select(k => Parameter(k.Value)).ToArray());
+
+        await using var connection = await OpenAsync(cancellationToken);
+        try
+        {
+            JsonElement before;
+            JsonElement version;
+            await using (var first = new NpgsqlBatch(connection) { BatchCommands = { new("BEGIN"), new(TimeoutSql(_config.StatementTimeout)), lockRow }, Timeout = ClientTimeoutSeconds(_config.StatementTimeout) })
+            await using (var reader = await first.ExecuteReaderAsync(cancellationToken))
+            {
+                if (!await reader.ReadAsync(cancellationToken))
+                {
+                    await reader.DisposeAsync();
+                    await RollbackAsync(connection);
+                    throw new ToolException($"no row of '{update.Table.Name}' has the key {KeyText(update.Key)}: check the key with query");
+                }
+
+                before = RowJson(reader, reader.FieldCount - 1);
+                version = Version(reader, before, update.VersionColumn);
+            }
+
+            if (update.ExpectedVersion is { } expected && !WriteConflictException.Matches(expected, version))
+            {
+                await RollbackAsync(connection);
+                throw new WriteConflictException(update.Table.Name, expected, version, before);
+            }
+
+            await using var second = new NpgsqlBatch(connection) { BatchCommands = { change, new(update.DryRun ? "ROLLBACK" : "COMMIT") }, Timeout = ClientTimeoutSeconds(_config.StatementTimeout) };
+            await using var changed = await second.ExecuteReaderAsync(cancellationToken);
+            await changed.ReadAsync(cancellationToken);
+            var after = RowJson(changed, changed.FieldCount - 1);
+            return new RowChange(before, after, Version(changed, after, update.VersionColumn));
+        }
+        catch (Exception e) when (e is NpgsqlException or TimeoutException or OperationCanceledException)
+        {
+            await RollbackAsync(connection);
+            throw e is OperationCanceledException ? e : Translate(e);
+        }
+    }
+
+    /// <inheritdoc />
     public ValueTask DisposeAsync() => DataSource.DisposeAsync();
+
+    private NpgsqlBatch Transaction(NpgsqlConnection connection, NpgsqlBatchCommand statement, string end) => new(connection)
+    {
+        BatchCommands = { new NpgsqlBatchCommand("BEGIN"), new NpgsqlBatchCommand(TimeoutSql(_config.StatementTimeout)), statement, new NpgsqlBatchCommand(end) },
+        Timeout = ClientTimeoutSeconds(_config.StatementTimeout),
+    };
+
+    /// <summary>The first <paramref name="columns"/> columns of the current row as a JSON object.</summary>
+    private static JsonElement RowJson(NpgsqlDataReader reader, int columns)
+    {
+        var buffer = new System.Buffers.ArrayBufferWriter<byte>();
+        using (var json = new Utf8JsonWriter(buffer))
+        {
+            var values = new PostgresRowReader(reader);
+            json.WriteStartObject();
+            for (var i = 0; i < columns; i++)
+            {
+                json.WritePropertyName(reader.GetName(i));
+                values.WriteValue(i, json);
+            }
+
+            json.WriteEndObject();
+        }
+
+        return JsonElement.Parse(buffer.WrittenSpan);
+    }
+
+    /// <summary>The row's version: its version column, or the transaction id that last wrote it (<c>xmin</c>, the last column read).</summary>
+    private static JsonElement Version(NpgsqlDataReader reader, JsonElement row, string? versionColumn) =>
+        versionColumn is null ? JsonSerializer.SerializeToElement(reader.GetString(reader.FieldCount - 1), Core.CoreJsonContext.Default.String) : row.GetProperty(versionColumn);
+
+    private string QuotedTable(string name) => name.Contains('.', StringComparison.Ordinal)
+        ? string.Join('.', name.Split('.', 2).Select(Quote))
+        : $"{Quote(_schemas[0])}.{Quote(name)}";
+
+    /// <summary>Quotes an identifier taken from the live schema.</summary>
+    private static string Quote(string identifier) => "\"" + identifier.Replace("\"", "\"\"", StringComparison.Ordinal) + "\"";
+
+    private static string KeyText(IReadOnlyList<KeyValuePair<string, object?>> key) =>
+        "{" + string.Join(", ", key.Select(k => $"{k.Key}: {Convert.ToString(k.Value, CultureInfo.InvariantCulture)}")) + "}";
 
     /// <summary>A parameter sent as text of unknown type, so PostgreSQL infers its type from where it is used (a timestamp, an enum, ...).</summary>
     internal static NpgsqlParameter Parameter(object? value) => value switch

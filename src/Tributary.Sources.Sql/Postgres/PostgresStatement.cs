@@ -67,48 +67,6 @@ internal sealed class PostgresStatement
     /// <summary>Prepares a configured write statement (INSERT, UPDATE, DELETE) with its arguments.</summary>
     public static PostgresStatement ForWrite(string sql, IReadOnlyList<QueryParameter> parameters) => Parse(sql, parameters, out _);
 
-    /// <summary>
-    /// The statement's first keyword and, for INSERT, UPDATE and DELETE, the table it writes (as written, unquoted and
-    /// lowercased when not quoted); null when the text is not a single statement.
-    /// </summary>
-    public static (string Keyword, string? Table)? Describe(string sql)
-    {
-        try
-        {
-            var tokens = Tokenize(sql).Where(t => t.Kind is TokenKind.Word or TokenKind.QuotedName or TokenKind.Symbol).ToList();
-            if (tokens.Count == 0)
-            {
-                return null;
-            }
-
-            var keyword = tokens[0].Text.ToLowerInvariant();
-            var nameAt = keyword switch
-            {
-                "insert" or "delete" => 2,
-                "update" => tokens.Count > 1 && tokens[1].Text.Equals("only", StringComparison.OrdinalIgnoreCase) ? 2 : 1,
-                _ => -1,
-            };
-            if (nameAt < 0 || tokens.Count <= nameAt)
-            {
-                return (keyword, null);
-            }
-
-            var name = Name(tokens[nameAt]);
-            if (tokens.Count > nameAt + 2 && tokens[nameAt + 1].Text == ".")
-            {
-                name = name + "." + Name(tokens[nameAt + 2]);
-            }
-
-            return (keyword, name);
-        }
-        catch (ToolException)
-        {
-            return null;
-        }
-    }
-
-    private static string Name(Token token) => token.Kind == TokenKind.QuotedName ? token.Value : token.Text.ToLowerInvariant();
-
     private static PostgresStatement Parse(string sql, IReadOnlyList<QueryParameter> parameters, out List<string> functions)
     {
         var positional = parameters.Count > 0 && parameters[0].Name is null;

@@ -29,12 +29,34 @@ internal static class SqliteGuard
         "load_extension", "fts3_tokenizer", "readfile", "writefile", "edit",
     };
 
+    private const int ActionDelete = 9;
+    private const int ActionInsert = 18;
+    private const int ActionTransaction = 22;
+    private const int ActionUpdate = 23;
+
     private static readonly delegate_authorizer Authorizer = Authorize;
 
     /// <summary>Installs the guard on an open connection's handle.</summary>
     public static void Install(sqlite3 handle)
     {
         raw.sqlite3_set_authorizer(handle, Authorizer, null);
+        raw.sqlite3_db_config(handle, DbConfigDefensive, 1, out _);
+    }
+
+    /// <summary>
+    /// Installs the guard of a write connection: reads as above, plus INSERT, UPDATE and DELETE on
+    /// <paramref name="writableTables"/> of the main database (not from triggers), and transaction control.
+    /// </summary>
+    public static void InstallWriter(sqlite3 handle, IEnumerable<string> writableTables)
+    {
+        var tables = new HashSet<string>(writableTables, StringComparer.OrdinalIgnoreCase);
+        raw.sqlite3_set_authorizer(handle, (userData, action, first, second, database, trigger) => action switch
+        {
+            ActionInsert or ActionUpdate or ActionDelete =>
+                tables.Contains(first.utf8_to_string() ?? "") && database.utf8_to_string() == "main" && trigger.utf8_to_string() is null ? Ok : Deny,
+            ActionTransaction => Ok,
+            _ => Authorize(userData, action, first, second, database, trigger),
+        }, null);
         raw.sqlite3_db_config(handle, DbConfigDefensive, 1, out _);
     }
 

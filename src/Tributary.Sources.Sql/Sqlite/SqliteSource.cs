@@ -4,6 +4,7 @@ using Tributary.Core;
 using Tributary.Core.Configuration;
 using Tributary.Core.Queries;
 using Tributary.Core.Sources;
+using Tributary.Core.Writes;
 
 namespace Tributary.Sources.Sql.Sqlite;
 
@@ -11,13 +12,14 @@ namespace Tributary.Sources.Sql.Sqlite;
 /// A SQLite database file served read-only: the file is opened read-only and an authorizer allows only reads. Queries run
 /// on raw connections with cached prepared statements (the driver's own floor); schema reads use Microsoft.Data.Sqlite.
 /// </summary>
-public sealed class SqliteSource : IDataSource
+public sealed class SqliteSource : IDataSource, IWritableSource
 {
     private const int SqliteReadOnly = 8;
     private const int SqliteAuth = 23;
     private readonly SourceConfig _config;
     private readonly string _connectionString;
     private readonly SqliteSessionPool _sessions;
+    private readonly SqliteWriter? _writer;
 
     static SqliteSource() => Batteries_V2.Init();
 
@@ -32,6 +34,7 @@ public sealed class SqliteSource : IDataSource
             Pooling = true,
         }.ToString();
         _sessions = new SqliteSessionPool(path, config.Name);
+        _writer = config.Writable ? new SqliteWriter(config, path) : null;
     }
 
     /// <inheritdoc />
@@ -44,7 +47,7 @@ public sealed class SqliteSource : IDataSource
     public string Description => _config.Description;
 
     /// <inheritdoc />
-    public bool IsReadOnly => true;
+    public bool IsReadOnly => _writer is null;
 
     /// <inheritdoc />
     public async Task<IReadOnlyList<string>> ListTablesAsync(CancellationToken cancellationToken)
@@ -87,8 +90,17 @@ public sealed class SqliteSource : IDataSource
     }
 
     /// <inheritdoc />
+    public Task<WriteOutcome> ExecuteWriteAsync(WriteStatement statement, CancellationToken cancellationToken) =>
+        Writer.ExecuteAsync(statement, WriteError, cancellationToken);
+
+    /// <inheritdoc />
+    public Task<RowChange> UpdateRowAsync(RowUpdate update, CancellationToken cancellationToken) =>
+        Writer.UpdateRowAsync(update, WriteError, cancellationToken);
+
+    /// <inheritdoc />
     public ValueTask DisposeAsync()
     {
+        _writer?.Dispose();
         _sessions.Dispose();
         using var pooled = new SqliteConnection(_connectionString);
         SqliteConnection.ClearPool(pooled);
@@ -191,6 +203,12 @@ public sealed class SqliteSource : IDataSource
             new ToolException($"{message}: call describe_schema on source '{Name}' for its tables"),
         _ => new ToolException($"SQL error: {message}"),
     };
+
+    private SqliteWriter Writer => _writer ?? throw new ToolException($"source '{Name}' is read-only: set 'writable: true' and list its writable tables to allow writes");
+
+    private ToolException WriteError(string message) => message.Contains("not authorized", StringComparison.Ordinal)
+        ? new ToolException($"the write was refused: source '{Name}' allows writes only to {string.Join(", ", _config.WritableTables.Select(t => t.Name))} ({message}); nothing was changed")
+        : new ToolException($"SQL error: {message}; nothing was changed");
 
     private ToolException ReadOnlyError(string detail) =>
         new($"source '{Name}' is read-only: only a single SELECT (or WITH ... SELECT) statement may run ({detail})");
