@@ -224,6 +224,14 @@ internal sealed class ValueSchema
 
     private string Describe(ValidationError error, string field)
     {
+        // A nullable value fails for both of its types; what matters is why the non-null type failed.
+        if (error is MultiTypeValidationError multi &&
+            multi.Errors.FirstOrDefault(e => e.Key != JsonObjectType.Null && e.Value.Count > 0).Value is { } inner &&
+            inner.First().Kind is not (ValidationErrorKind.StringExpected or ValidationErrorKind.IntegerExpected or ValidationErrorKind.NumberExpected or ValidationErrorKind.BooleanExpected))
+        {
+            return Describe(inner.First(), field);
+        }
+
         var name = error.Property ?? error.Path?.TrimStart('#', '/') ?? "";
         var spec = Specs.FirstOrDefault(s => s.Name == name);
         var rules = spec?.Rules ?? new ValueRules();

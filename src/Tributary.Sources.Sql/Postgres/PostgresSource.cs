@@ -307,8 +307,21 @@ public sealed class PostgresSource : IDataSource, IWritableSource
         }
     }
 
-    /// <summary>Turns a driver error into a tool error the model can act on; the server's message is kept, connection details are not.</summary>
-    internal ToolException Translate(Exception error) => error switch
+    /// <summary>
+    /// Turns a driver error into a tool error the model can act on; the server's message is kept, connection details are
+    /// not. A lost server also empties the pool, so the calls after its return get fresh connections instead of dead ones.
+    /// </summary>
+    internal ToolException Translate(Exception error)
+    {
+        if (error is not PostgresException || error is PostgresException { SqlState: ['0', '8', ..] or ['5', '7', 'P', ..] })
+        {
+            DataSource.Clear();
+        }
+
+        return Describe(error);
+    }
+
+    private ToolException Describe(Exception error) => error switch
     {
         PostgresException { SqlState: PostgresErrorCodes.QueryCanceled } =>
             new ToolException($"the statement was cancelled after {_config.StatementTimeout.TotalSeconds:0.###} s (statement_timeout of source '{Name}'): narrow it with WHERE or LIMIT, or raise statement_timeout"),

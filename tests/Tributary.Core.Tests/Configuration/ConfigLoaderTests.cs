@@ -73,7 +73,7 @@ public sealed class ConfigLoaderTests
         Assert.Contains(messages, m => m.StartsWith("sources.Bad-Name (line 9): a source name must be lowercase", StringComparison.Ordinal));
         Assert.Contains(messages, m => m.Contains("environment variable 'MISSING_DB' is not set", StringComparison.Ordinal));
         Assert.Contains(messages, m => m.StartsWith("sources.slow.path: no file at '/tmp/nowhere.db'", StringComparison.Ordinal));
-        Assert.Contains(messages, m => m.Contains("sources.slow.statement_timeout", StringComparison.Ordinal) && m.Contains("500ms, 10s or 2m", StringComparison.Ordinal));
+        Assert.Contains(messages, m => m.Contains("sources.slow.statement_timeout", StringComparison.Ordinal) && m.Contains("500ms, 10s, 2m", StringComparison.Ordinal));
         Assert.Contains(messages, m => m.Contains("sources.slow.max_rows", StringComparison.Ordinal) && m.Contains("above max_rows_limit", StringComparison.Ordinal));
         Assert.Contains(messages, m => m.StartsWith("sources.slow.pasword (line 18): unknown key", StringComparison.Ordinal) && m.Contains("path", StringComparison.Ordinal));
         Assert.Contains(messages, m => m.StartsWith("extra (line 19): unknown top-level key", StringComparison.Ordinal));
@@ -129,5 +129,122 @@ public sealed class ConfigLoaderTests
             var config = loader.LoadFile(sample);
             Assert.NotEmpty(config.Sources);
         }
+    }
+
+    [Fact]
+    public void Loads_writable_tables_and_named_tools()
+    {
+        var config = Loader(new() { ["DB"] = Database }).Load(
+            """
+            sources:
+              shop:
+                kind: sqlite
+                path: ${DB}
+                writable: true
+                tables:
+                  orders:
+                    version_column: version
+                    columns:
+                      status: { enum: [paid, shipped] }
+                      note: {}
+            tools:
+              user_orders:
+                source: shop
+                description: Orders of one customer
+                statement: SELECT id FROM orders WHERE customer_id = @customer_id AND created_at >= @since
+                parameters:
+                  customer_id: { type: integer, minimum: 1, required: true }
+                  since: { type: string, format: date-time, default: "2020-01-01T00:00:00Z" }
+              drop_note:
+                source: shop
+                statement: DELETE FROM "orders" WHERE id = @id
+                parameters:
+                  id: { type: integer, required: true }
+              upsert_note:
+                source: shop
+                statement: INSERT INTO orders (id, note) VALUES (@id, @note) ON CONFLICT (id) DO UPDATE SET note = excluded.note
+                parameters:
+                  id: { type: integer, required: true }
+                  note: { type: string, max_length: 100 }
+            """,
+            "/");
+
+        var orders = Assert.Single(Assert.Single(config.Sources).WritableTables);
+        Assert.Equal(("orders", "version"), (orders.Name, orders.VersionColumn));
+        Assert.Equal(["paid", "shipped"], orders.Columns!["status"].Enum);
+        var read = config.Tools[0];
+        Assert.Equal((StatementShape.Read, null), (read.Shape, read.WritesTable));
+        Assert.Equal(1m, read.Parameters[0].Rules.Minimum);
+        Assert.Equal("2020-01-01T00:00:00Z", read.Parameters[1].Default);
+        Assert.Equal((StatementShape.Delete, "orders"), (config.Tools[1].Shape, config.Tools[1].WritesTable));
+        Assert.Equal(StatementShape.Upsert, config.Tools[2].Shape);
+        Assert.Equal(100, config.Tools[2].Parameters[1].Rules.MaxLength);
+    }
+
+    [Fact]
+    public void Reports_every_tool_and_write_error_with_what_to_change()
+    {
+        var error = Assert.Throws<ConfigException>(() => Loader(new() { ["DB"] = Database }).Load(
+            """
+            sources:
+              shop:
+                kind: sqlite
+                path: ${DB}
+                writable: true
+                tables:
+                  orders:
+                    columns:
+                      status: { enum: [paid], colour: red }
+              logs:
+                kind: sqlite
+                path: ${DB}
+                tables:
+                  app_logs: {}
+            tools:
+              query:
+                source: shop
+                statement: SELECT 1
+              bad_params:
+                source: shop
+                statement: SELECT * FROM orders WHERE id = @id AND status = @status
+                parameters:
+                  id: { type: int, required: true, default: "5" }
+                  unused: { type: string }
+              writes_elsewhere:
+                source: shop
+                statement: UPDATE customers SET name = @name WHERE id = 1
+                parameters:
+                  name: { type: string, pattern: "([" }
+              read_only_write:
+                source: logs
+                statement: DELETE FROM app_logs
+              no_source:
+                source: nowhere
+                statement: DROP TABLE orders
+              reserved:
+                source: shop
+                statement: DELETE FROM orders WHERE id = @dry_run
+                parameters:
+                  dry_run: { type: integer }
+            """,
+            "/"));
+
+        var messages = error.Errors.Select(e => e.ToString()).ToList();
+        void Has(string path, string text) => Assert.True(
+            messages.Any(m => m.StartsWith(path, StringComparison.Ordinal) && m.Contains(text, StringComparison.Ordinal)),
+            $"no error at {path} containing '{text}' in:{Environment.NewLine}{string.Join(Environment.NewLine, messages)}");
+
+        Has("sources.shop.tables.orders.columns.status.colour", "unknown key");
+        Has("sources.logs.writable", "'tables' lists writable tables but 'writable' is not true");
+        Has("tools.query", "one of Tributary's own tools");
+        Has("tools.bad_params.parameters.id.type", "'int' is not one of string, integer, number, boolean");
+        Has("tools.bad_params.parameters.id.default", "a required parameter has no use for a default");
+        Has("tools.bad_params.parameters", "uses @status but no parameter 'status' is declared");
+        Has("tools.bad_params.parameters.unused", "never uses @unused");
+        Has("tools.writes_elsewhere.statement", "writes table 'customers', which is not among the writable tables of source 'shop' (orders)");
+        Has("tools.writes_elsewhere.parameters.name.pattern", "not a valid regular expression");
+        Has("tools.read_only_write.statement", "source 'logs' is read-only");
+        Has("tools.no_source.statement", "must be one SELECT");
+        Has("tools.reserved.parameters.dry_run", "an argument every write tool has");
     }
 }

@@ -7,14 +7,15 @@ namespace Tributary.Server.Tests.Mcp;
 /// <summary>One walk through Tributary's MCP surface, run over every transport and protocol version.</summary>
 internal static class SurfaceAssertions
 {
-    public static async Task ExerciseAsync(McpClient client)
+    /// <summary>Walks the surface; <paramref name="writable"/> is true for the demo, whose orders accept update_rows.</summary>
+    public static async Task ExerciseAsync(McpClient client, bool writable = false)
     {
         Assert.Equal("tributary", client.ServerInfo!.Name);
         Assert.Contains("list_sources", client.ServerInstructions, StringComparison.Ordinal);
 
         var tools = await client.ListToolsAsync();
-        Assert.Equal(["describe_schema", "list_sources", "query"], tools.Select(t => t.Name).Order());
-        foreach (var tool in tools)
+        Assert.Equal(writable ? ["describe_schema", "list_sources", "query", "update_rows"] : ["describe_schema", "list_sources", "query"], tools.Select(t => t.Name).Order());
+        foreach (var tool in tools.Where(t => t.Name != "update_rows"))
         {
             var annotations = tool.ProtocolTool.Annotations!;
             Assert.True(annotations.ReadOnlyHint);
@@ -27,7 +28,7 @@ internal static class SurfaceAssertions
         var shop = Assert.Single(sources.GetProperty("sources").EnumerateArray().ToList());
         Assert.Equal("shop", shop.GetProperty("name").GetString());
         Assert.Equal("sqlite", shop.GetProperty("kind").GetString());
-        Assert.True(shop.GetProperty("read_only").GetBoolean());
+        Assert.Equal(!writable, shop.GetProperty("read_only").GetBoolean());
         Assert.Equal(7, shop.GetProperty("table_count").GetInt32());
 
         var schema = await client.CallOkAsync("describe_schema", new() { ["source"] = "shop", ["table"] = "orders" });

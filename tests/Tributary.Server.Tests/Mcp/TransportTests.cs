@@ -44,6 +44,6 @@ public sealed class TransportTests(TributaryHttpServer server) : IClassFixture<T
             ShutdownTimeout = TimeSpan.FromSeconds(10),
         });
         await using var client = await McpClient.CreateAsync(transport);
-        await SurfaceAssertions.ExerciseAsync(client);
+        await SurfaceAssertions.ExerciseAsync(client, writable: true);
     }
 }
