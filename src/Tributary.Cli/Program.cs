@@ -5,5 +5,6 @@ var root = new RootCommand("Tributary: connects AI assistants to live data over 
 {
     ServeCommand.Create(),
     CheckCommand.Create(),
+    AuditCommand.Create(),
 };
 return await root.Parse(args).InvokeAsync();

@@ -22,7 +22,8 @@ internal static class CheckCommand
             try
             {
                 var loaded = ConfigResolution.Load(file);
-                Console.Out.WriteLine($"{file}: ok ({loaded.Sources.Count} source{(loaded.Sources.Count == 1 ? "" : "s")}: {string.Join(", ", loaded.Sources.Select(s => $"{s.Name} ({s.Kind})"))})");
+                var tools = loaded.Tools.Count == 0 ? "" : $"; {loaded.Tools.Count} tool{(loaded.Tools.Count == 1 ? "" : "s")}: {string.Join(", ", loaded.Tools.Select(t => t.Name))}";
+                Console.Out.WriteLine($"{file}: ok ({loaded.Sources.Count} source{(loaded.Sources.Count == 1 ? "" : "s")}: {string.Join(", ", loaded.Sources.Select(s => $"{s.Name} ({s.Kind}{(s.Writable ? ", writable" : "")})"))}{tools})");
                 return 0;
             }
             catch (ConfigException e)

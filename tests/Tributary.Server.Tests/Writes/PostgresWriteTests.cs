@@ -89,4 +89,26 @@ public sealed class PostgresWriteTests(PostgresToolsServer server) : IClassFixtu
         await client.CallErrorAsync("query", new() { ["source"] = "pg", ["sql"] = sql });
         Assert.Equal(5000, await server.ScalarAsync<long>("SELECT count(*) FROM orders"));
     }
+
+    [Theory]
+    [InlineData(null)]
+    [InlineData("2025-11-25")]
+    public async Task A_cancelled_call_cancels_its_statement_on_the_server(string? protocolVersion)
+    {
+        await using var client = await server.ConnectAsync(protocolVersion: protocolVersion);
+        var marker = $"cancelled_{protocolVersion?.Replace("-", "", StringComparison.Ordinal) ?? "default"}";
+        using var cancel = new CancellationTokenSource(TimeSpan.FromMilliseconds(500));
+        await Assert.ThrowsAnyAsync<OperationCanceledException>(() =>
+            client.CallToolAsync("query", new Dictionary<string, object?> { ["source"] = "pg", ["sql"] = $"SELECT pg_sleep(30) AS {marker}" }, cancellationToken: cancel.Token).AsTask());
+
+        // The cancel travels client → Tributary → PostgreSQL asynchronously: allow it a bounded moment.
+        long running = -1;
+        for (var attempt = 0; attempt < 50 && running != 0; attempt++)
+        {
+            await Task.Delay(100);
+            running = await server.ScalarAsync<long>($"SELECT count(*) FROM pg_stat_activity WHERE state = 'active' AND query LIKE '%AS {marker}%' AND pid <> pg_backend_pid()");
+        }
+
+        Assert.Equal(0, running);
+    }
 }
