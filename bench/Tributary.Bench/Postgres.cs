@@ -158,9 +158,8 @@ internal sealed class PostgresBench : IAsyncDisposable
         new(PointWorkload, Workload.PointQuery(SourceName, OrderCount, PointWorkload), RawPoint(Workload.PointIds(OrderCount)), PointTarget),
         new(RowsWorkload, Workload.Rows1000(SourceName, RowsWorkload), RawRows1000(), RowsTarget),
 
-        // ── EXTENSION POINT: the single-row write workload (not built yet: Tributary has no update_rows tool yet) ──────
-        // When the tool exists, add one entry here and everything else (warm-up, interleaved repetitions, tables, ratio,
-        // target) follows from it:
+        // ── EXTENSION POINT: the single-row write workload (not built yet) ─────────────────────────────────────────────
+        // Add one entry here and everything else (warm-up, interleaved repetitions, tables, ratio, target) follows from it:
         //   new(WriteWorkload, Workload.UpdateRow(SourceName, ...), RawUpdateRow(...), WriteTarget, Concurrency: [8]),
         // - Tributary side (Workload.UpdateRow, in Load.cs): tools/call update_rows {source: "pg", table: "orders",
         //   key: {"id": N}, set: {"note": "..."}, expected_version?: V}; its check: exactly one row updated.
@@ -169,7 +168,9 @@ internal sealed class PostgresBench : IAsyncDisposable
         // - Give each worker ids of its own, above 1000 (the 1000-row workload reads ids 1 to 1000, so its result keeps
         //   its size), and keep the last version per id on the worker when expected_version is sent, so that conflicts
         //   do not dominate. The database is seeded afresh on every run, so writes never accumulate across runs.
-        // - The source in the configuration written by StartAsync must then allow writes (whatever update_rows requires).
+        // - The configuration written by StartAsync must then make the source writable: 'writable: true' and
+        //   'tables: { orders: { version_column: version } }' under the source (see samples/shop-tools.yaml), and a
+        //   server.data_dir in the run's folder (update_rows keeps idempotency keys and its audit log in state.db there).
     ];
 
     /// <summary>CPU time (user + system) of the PostgreSQL server: the postmaster with its reaped children, plus its live children (backends, background workers).</summary>
