@@ -14,8 +14,10 @@ namespace Tributary.Sources.Sql.Postgres;
 
 /// <summary>
 /// A PostgreSQL database through one pooled <see cref="NpgsqlDataSource"/>. Every query runs in its own
-/// <c>READ ONLY</c> transaction with <c>statement_timeout</c> set for that transaction, sent with the statement in one
-/// round trip and always rolled back; a timeout or a cancelled request cancels the statement on the server.
+/// <c>READ ONLY</c> transaction, sent with the statement in one round trip and always rolled back, so nothing it does
+/// outlives it, not even a setting changed through a function. The source's <c>statement_timeout</c> is each
+/// connection's own (a startup option), in force in every transaction; a timeout or a cancelled request cancels the
+/// statement on the server.
 /// </summary>
 public sealed class PostgresSource : IDataSource, IWritableSource
 {
@@ -29,6 +31,7 @@ public sealed class PostgresSource : IDataSource, IWritableSource
         _schemas = schemas;
         var builder = new NpgsqlConnectionStringBuilder(connectionString);
         builder.ApplicationName ??= "tributary";
+        builder.Options = $"{builder.Options} -c statement_timeout={Math.Max(1, (long)config.StatementTimeout.TotalMilliseconds).ToString(CultureInfo.InvariantCulture)}".Trim();
         if (!ConnectionStringSets(connectionString, "Max Auto Prepare"))
         {
             // Statements a model repeats, and every named tool's, are prepared once per connection.
@@ -90,15 +93,22 @@ public sealed class PostgresSource : IDataSource, IWritableSource
         ArgumentNullException.ThrowIfNull(output);
         var statement = PostgresStatement.ForQuery(request.Sql, request.Parameters, Name);
 
-        // Queries that can be a subquery get their page cut on the server, so a large result is never sent in full.
+        // Queries that can be a subquery get their page cut on the server, so a large result is never sent in full. The
+        // bounds are parameters: every page of a query is the same text, prepared once.
         var paged = statement.FirstKeyword is "select" or "with" or "values" or "table";
-        var sql = paged
-            ? $"SELECT * FROM (\n{statement.Sql}\n) AS tributary_page LIMIT {request.MaxRows + 1} OFFSET {request.Offset}"
-            : statement.Sql;
-        var query = new NpgsqlBatchCommand(sql);
+        var count = statement.Values.Length;
+        var query = new NpgsqlBatchCommand(paged
+            ? $"SELECT * FROM (\n{statement.Sql}\n) AS tributary_page LIMIT ${count + 1} OFFSET ${count + 2}"
+            : statement.Sql);
         foreach (var value in statement.Values)
         {
             query.Parameters.Add(Parameter(value));
+        }
+
+        if (paged)
+        {
+            query.Parameters.Add(new NpgsqlParameter<long> { TypedValue = request.MaxRows + 1L });
+            query.Parameters.Add(new NpgsqlParameter<long> { TypedValue = request.Offset });
         }
 
         await using var connection = await OpenAsync(cancellationToken);
@@ -107,7 +117,6 @@ public sealed class PostgresSource : IDataSource, IWritableSource
             BatchCommands =
             {
                 new NpgsqlBatchCommand("BEGIN TRANSACTION READ ONLY"),
-                new NpgsqlBatchCommand(TimeoutSql(_config.StatementTimeout)),
                 query,
                 new NpgsqlBatchCommand("ROLLBACK"),
             },
@@ -182,7 +191,7 @@ public sealed class PostgresSource : IDataSource, IWritableSource
         {
             JsonElement before;
             JsonElement version;
-            await using (var first = new NpgsqlBatch(connection) { BatchCommands = { new("BEGIN"), new(TimeoutSql(_config.StatementTimeout)), lockRow }, Timeout = ClientTimeoutSeconds(_config.StatementTimeout) })
+            await using (var first = new NpgsqlBatch(connection) { BatchCommands = { new("BEGIN"), lockRow }, Timeout = ClientTimeoutSeconds(_config.StatementTimeout) })
             await using (var reader = await first.ExecuteReaderAsync(cancellationToken))
             {
                 if (!await reader.ReadAsync(cancellationToken))
@@ -220,7 +229,7 @@ public sealed class PostgresSource : IDataSource, IWritableSource
 
     private NpgsqlBatch Transaction(NpgsqlConnection connection, NpgsqlBatchCommand statement, string end) => new(connection)
     {
-        BatchCommands = { new NpgsqlBatchCommand("BEGIN"), new NpgsqlBatchCommand(TimeoutSql(_config.StatementTimeout)), statement, new NpgsqlBatchCommand(end) },
+        BatchCommands = { new NpgsqlBatchCommand("BEGIN"), statement, new NpgsqlBatchCommand(end) },
         Timeout = ClientTimeoutSeconds(_config.StatementTimeout),
     };
 
@@ -267,10 +276,6 @@ public sealed class PostgresSource : IDataSource, IWritableSource
         IFormattable f => new NpgsqlParameter { Value = f.ToString(null, CultureInfo.InvariantCulture), NpgsqlDbType = NpgsqlDbType.Unknown },
         _ => new NpgsqlParameter { Value = value.ToString(), NpgsqlDbType = NpgsqlDbType.Unknown },
     };
-
-    /// <summary><c>SET LOCAL statement_timeout</c> for <paramref name="timeout"/>.</summary>
-    internal static string TimeoutSql(TimeSpan timeout) =>
-        $"SET LOCAL statement_timeout = {Math.Max(1, (long)timeout.TotalMilliseconds).ToString(CultureInfo.InvariantCulture)}";
 
     /// <summary>The client-side backstop: the server's own timeout plus a margin for a network that stopped answering.</summary>
     internal static int ClientTimeoutSeconds(TimeSpan timeout) => (int)Math.Ceiling(timeout.TotalSeconds) + 5;

@@ -30,6 +30,10 @@ internal sealed class PostgresStatement
         "pg_create_restore_point", "pg_switch_wal", "pg_file_write", "pg_file_unlink", "pg_file_rename",
     };
 
+    /// <summary>Analyses of statement texts, so a statement a model or a named tool repeats is lexed once.</summary>
+    private static readonly System.Collections.Concurrent.ConcurrentDictionary<string, Analysis> Analyses = new(StringComparer.Ordinal);
+    private const int MaxAnalyses = 1024;
+
     private PostgresStatement(string sql, object?[] values, string firstKeyword)
     {
         Sql = sql;
@@ -49,25 +53,25 @@ internal sealed class PostgresStatement
     /// <summary>Prepares a statement for <c>query</c>: one read statement that calls no denied function.</summary>
     public static PostgresStatement ForQuery(string sql, IReadOnlyList<QueryParameter> parameters, string sourceName)
     {
-        var statement = Parse(sql, parameters, out var functions);
-        if (!ReadKeywords.Contains(statement.FirstKeyword))
+        var analysis = Analyze(sql);
+        if (!ReadKeywords.Contains(analysis.FirstKeyword))
         {
             throw new ToolException(
-                $"source '{sourceName}' is read-only here: 'query' runs one SELECT (or WITH, VALUES, TABLE, SHOW, EXPLAIN) statement, not {statement.FirstKeyword.ToUpperInvariant()}");
+                $"source '{sourceName}' is read-only here: 'query' runs one SELECT (or WITH, VALUES, TABLE, SHOW, EXPLAIN) statement, not {analysis.FirstKeyword.ToUpperInvariant()}");
         }
 
-        if (functions.FirstOrDefault(DeniedFunctions.Contains) is { } denied)
+        if (analysis.DeniedFunction is { } denied)
         {
             throw new ToolException($"the function {denied}() is not allowed in a query on source '{sourceName}': it acts beyond reading data");
         }
 
-        return statement;
+        return Bind(analysis, parameters);
     }
 
     /// <summary>Prepares a configured write statement (INSERT, UPDATE, DELETE) with its arguments.</summary>
-    public static PostgresStatement ForWrite(string sql, IReadOnlyList<QueryParameter> parameters) => Parse(sql, parameters, out _);
+    public static PostgresStatement ForWrite(string sql, IReadOnlyList<QueryParameter> parameters) => Bind(Analyze(sql), parameters);
 
-    private static PostgresStatement Parse(string sql, IReadOnlyList<QueryParameter> parameters, out List<string> functions)
+    private static PostgresStatement Bind(Analysis analysis, IReadOnlyList<QueryParameter> parameters)
     {
         var positional = parameters.Count > 0 && parameters[0].Name is null;
         if (parameters.Any(p => p.Name is null != positional))
@@ -75,10 +79,49 @@ internal sealed class PostgresStatement
             throw new ToolException("'params' must be either an object of named values or an array of positional values, not both");
         }
 
-        var text = new StringBuilder(sql.Length);
-        var order = new List<string>();
-        var values = new List<object?>();
-        functions = [];
+        if (positional)
+        {
+            return new PostgresStatement(analysis.RawSql, parameters.Select(p => p.Value).ToArray(), analysis.FirstKeyword);
+        }
+
+        var values = new object?[analysis.Names.Length];
+        for (var i = 0; i < values.Length; i++)
+        {
+            var name = analysis.Names[i];
+            var match = parameters.FirstOrDefault(p => string.Equals(p.Name, name, StringComparison.Ordinal))
+                ?? throw new ToolException($"parameter '{name}' has no value: add it to 'params' (given: {(parameters.Count == 0 ? "none" : string.Join(", ", parameters.Select(p => p.Name)))})");
+            values[i] = match.Value;
+        }
+
+        return new PostgresStatement(analysis.NamedSql, values, analysis.FirstKeyword);
+    }
+
+    /// <summary>What a statement text is, whatever its arguments: its text with <c>@name</c> as <c>$n</c> (and as written), the names in order, its first keyword and the first denied function it calls.</summary>
+    private sealed record Analysis(string NamedSql, string RawSql, string[] Names, string FirstKeyword, string? DeniedFunction);
+
+    private static Analysis Analyze(string sql)
+    {
+        if (Analyses.TryGetValue(sql, out var cached))
+        {
+            return cached;
+        }
+
+        var analysis = Lex(sql);
+        if (Analyses.Count >= MaxAnalyses)
+        {
+            Analyses.Clear();
+        }
+
+        Analyses[sql] = analysis;
+        return analysis;
+    }
+
+    private static Analysis Lex(string sql)
+    {
+        var named = new StringBuilder(sql.Length);
+        var raw = new StringBuilder(sql.Length);
+        var names = new List<string>();
+        string? denied = null;
         string? firstKeyword = null;
         var ended = false;
         Token? previousWord = null;
@@ -87,7 +130,8 @@ internal sealed class PostgresStatement
         {
             if (token.Kind is TokenKind.Space or TokenKind.Comment)
             {
-                text.Append(token.Text);
+                named.Append(token.Text);
+                raw.Append(token.Text);
                 continue;
             }
 
@@ -102,9 +146,9 @@ internal sealed class PostgresStatement
                 continue;
             }
 
-            if (token.Kind == TokenKind.Symbol && token.Text == "(" && previousWord is { } word)
+            if (token.Kind == TokenKind.Symbol && token.Text == "(" && previousWord is { } word && denied is null && DeniedFunctions.Contains(word.Value))
             {
-                functions.Add(word.Value);
+                denied = word.Value;
             }
 
             depth += token.Text switch
@@ -120,24 +164,22 @@ internal sealed class PostgresStatement
 
             previousWord = token.Kind is TokenKind.Word or TokenKind.QuotedName ? token : null;
             firstKeyword ??= token.Kind == TokenKind.Word ? token.Text.ToLowerInvariant() : "";
-            if (token.Kind == TokenKind.Parameter && !positional)
+            raw.Append(token.Text);
+            if (token.Kind == TokenKind.Parameter)
             {
                 var name = token.Text[1..];
-                var match = parameters.FirstOrDefault(p => string.Equals(p.Name, name, StringComparison.Ordinal))
-                    ?? throw new ToolException($"parameter '{name}' has no value: add it to 'params' (given: {(parameters.Count == 0 ? "none" : string.Join(", ", parameters.Select(p => p.Name)))})");
-                var index = order.IndexOf(name);
+                var index = names.IndexOf(name);
                 if (index < 0)
                 {
-                    order.Add(name);
-                    values.Add(match.Value);
-                    index = order.Count - 1;
+                    names.Add(name);
+                    index = names.Count - 1;
                 }
 
-                text.Append('$').Append((index + 1).ToString(CultureInfo.InvariantCulture));
+                named.Append('$').Append((index + 1).ToString(CultureInfo.InvariantCulture));
                 continue;
             }
 
-            text.Append(token.Text);
+            named.Append(token.Text);
         }
 
         if (firstKeyword is null or "")
@@ -150,12 +192,7 @@ internal sealed class PostgresStatement
             throw new ToolException("unbalanced parentheses: a '(' is not closed");
         }
 
-        if (positional)
-        {
-            values.AddRange(parameters.Select(p => p.Value));
-        }
-
-        return new PostgresStatement(text.ToString(), [.. values], firstKeyword);
+        return new Analysis(named.ToString(), raw.ToString(), [.. names], firstKeyword, denied);
     }
 
     private enum TokenKind
