@@ -14,7 +14,8 @@ internal sealed record BenchOptions
           --http-clients MODE     per-worker (default): one SDK client per worker; shared: one client for all workers
           --transports LIST       stdio,http (default both)
           --workloads LIST        sqlite,postgres (default both): the SQLite demo against HelloServer, and PostgreSQL
-                                  (1M orders) through Tributary against raw Npgsql in process
+                                  (1M orders) through Tributary against raw Npgsql in process; postgres is pg-read
+                                  (point query, 1000-row result) plus pg-write (update_rows), each also on its own
           --postgres              require the PostgreSQL part (fail when the server binaries are missing)
           --no-postgres           leave the PostgreSQL part out (default: run it when /usr/lib/postgresql/*/bin has
                                   initdb, pg_ctl and postgres, else print a skip line)
@@ -50,6 +51,12 @@ internal sealed record BenchOptions
 
     /// <summary>The PostgreSQL workloads (Tributary against raw Npgsql).</summary>
     public PostgresMode Postgres { get; init; } = PostgresMode.Auto;
+
+    /// <summary>The PostgreSQL read workloads (point query, 1000-row result), when the PostgreSQL part runs.</summary>
+    public bool PgReads { get; init; } = true;
+
+    /// <summary>The PostgreSQL write workload (update_rows), when the PostgreSQL part runs.</summary>
+    public bool PgWrites { get; init; } = true;
 
     public TimeSpan InitialWarmUp { get; init; } = TimeSpan.FromSeconds(6);
 
@@ -101,13 +108,15 @@ internal sealed record BenchOptions
                         ? options with { Stdio = t.Contains("STDIO"), Http = t.Contains("HTTP") }
                         : throw new ArgumentException("--transports: stdio, http or stdio,http"),
                     "--shapes" => options with { Shapes = true },
-                    "--workloads" => Next().ToUpperInvariant().Split(',') is var w && w.All(x => x is "SQLITE" or "POSTGRES")
+                    "--workloads" => Next().ToUpperInvariant().Split(',') is var w && w.All(x => x is "SQLITE" or "POSTGRES" or "PG-READ" or "PG-WRITE")
                         ? options with
                         {
                             Sqlite = w.Contains("SQLITE"),
-                            Postgres = !w.Contains("POSTGRES") ? PostgresMode.Off : options.Postgres == PostgresMode.Off ? PostgresMode.Auto : options.Postgres,
+                            PgReads = w.Contains("POSTGRES") || w.Contains("PG-READ"),
+                            PgWrites = w.Contains("POSTGRES") || w.Contains("PG-WRITE"),
+                            Postgres = !w.Any(x => x is "POSTGRES" or "PG-READ" or "PG-WRITE") ? PostgresMode.Off : options.Postgres == PostgresMode.Off ? PostgresMode.Auto : options.Postgres,
                         }
-                        : throw new ArgumentException("--workloads: sqlite, postgres or sqlite,postgres"),
+                        : throw new ArgumentException("--workloads: a list of sqlite, postgres, pg-read, pg-write (postgres = pg-read,pg-write)"),
                     "--postgres" => options with { Postgres = PostgresMode.Required },
                     "--no-postgres" => options with { Postgres = PostgresMode.Off },
                     "--initial-warmup" => options with { InitialWarmUp = TimeSpan.FromSeconds(double.Parse(Next(), CultureInfo.InvariantCulture)) },
@@ -133,7 +142,7 @@ internal sealed record BenchOptions
 
     public string Describe() =>
         $"{Repetitions} repetition(s), {Duration.TotalSeconds:0.#} s cells after {WarmUp.TotalSeconds:0.#} s warm-up ({InitialWarmUp.TotalSeconds:0.#} s per server and workload first), " +
-        $"workloads {(Sqlite ? "SQLite" : "")}{(Sqlite && Postgres != PostgresMode.Off ? " + " : "")}{Postgres switch { PostgresMode.Off => "", PostgresMode.Auto => "PostgreSQL (if installed)", _ => "PostgreSQL" }}, " +
+        $"workloads {(Sqlite ? "SQLite" : "")}{(Sqlite && Postgres != PostgresMode.Off ? " + " : "")}{Postgres switch { PostgresMode.Off => "", PostgresMode.Auto => "PostgreSQL (if installed)", _ => "PostgreSQL" }}{(Postgres == PostgresMode.Off ? "" : PgReads && PgWrites ? " reads and writes" : PgReads ? " reads" : " writes")}, " +
         $"concurrency {string.Join('/', Concurrency)}, HTTP clients {(HttpClientsPerWorker ? "one per worker" : "one shared")}, " +
         $"protocol {ProtocolVersion ?? "SDK default (2026-07-28)"}, start-up median of {StartupRounds}";
 

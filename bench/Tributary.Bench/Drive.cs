@@ -8,7 +8,7 @@ namespace Tributary.Bench;
 /// <code>
 /// tributary-bench drive (--url URL | --stdio tributary|hello) --workload point|rows|hello|point-shaped|rows-shaped|rows-structured-only
 ///                       [--concurrency N] [--warmup S] [--duration S] [--http-clients shared|per-worker] [--protocol V] [--server-arg ARG]...
-/// tributary-bench drive --postgres (--stdio tributary | --http | --raw) --workload pg-point|pg-rows [--concurrency N] ...
+/// tributary-bench drive --postgres (--stdio tributary | --http | --raw) --workload pg-point|pg-rows|pg-write [--concurrency N] ...
 /// </code>
 /// With <c>--postgres</c> it starts and seeds a throwaway PostgreSQL (1M orders) and serves it through Tributary over
 /// stdio or HTTP (a server it starts), or runs the raw Npgsql side in its own process (<c>--raw</c>; profile this process).
@@ -54,14 +54,14 @@ internal static class Drive
             "point-shaped" => Workload.Shaped("point_shaped", 1),
             "rows-shaped" => Workload.Shaped("rows_shaped", 1000),
             "rows-structured-only" => Workload.Shaped("rows_structured_only", 1000),
-            "pg-point" or "pg-rows" => Workload.Hello(), // replaced below, once the PostgreSQL server runs
+            "pg-point" or "pg-rows" or "pg-write" => Workload.Hello(), // replaced below, once the PostgreSQL server runs
             _ => null,
         };
-        var isPgWorkload = workloadName is "pg-point" or "pg-rows";
+        var isPgWorkload = workloadName is "pg-point" or "pg-rows" or "pg-write";
         var serverChoices = (url is null ? 0 : 1) + (stdio is null ? 0 : 1) + (httpServer ? 1 : 0) + (raw ? 1 : 0);
         if (workload is null || serverChoices != 1 || postgres != isPgWorkload || (!postgres && (raw || httpServer)))
         {
-            Console.Error.WriteLine("drive: give --url or --stdio, and --workload point|rows|hello|point-shaped|rows-shaped|rows-structured-only; or --postgres, one of --stdio tributary, --http, --raw, and --workload pg-point|pg-rows");
+            Console.Error.WriteLine("drive: give --url or --stdio, and --workload point|rows|hello|point-shaped|rows-shaped|rows-structured-only; or --postgres, one of --stdio tributary, --http, --raw, and --workload pg-point|pg-rows|pg-write");
             return 2;
         }
 
@@ -81,7 +81,13 @@ internal static class Drive
             {
                 Console.WriteLine($"starting PostgreSQL and seeding {PostgresBench.OrderCount:N0} orders");
                 pg = await PostgresBench.StartAsync(dataDir);
-                var pgWorkload = pg.Workloads().Single(w => w.Name == (workloadName == "pg-point" ? PostgresBench.PointWorkload : PostgresBench.RowsWorkload));
+                var pgName = workloadName switch
+                {
+                    "pg-point" => PostgresBench.PointWorkload,
+                    "pg-rows" => PostgresBench.RowsWorkload,
+                    _ => PostgresBench.WriteWorkload,
+                };
+                var pgWorkload = pg.Workloads().Single(w => w.Name == pgName);
                 workload = pgWorkload.Tributary;
                 rawCaller = raw ? pgWorkload.Raw : null;
                 tributary = tributary with { Config = pg.ConfigFile };

@@ -11,17 +11,24 @@ internal sealed class Workload
 {
     private readonly CallToolRequestParams[] _requests;
 
+    private readonly Action<CallToolRequestParams, CallToolResult> _check;
+
     private Workload(string name, CallToolRequestParams[] requests, Action<CallToolResult> check)
+        : this(name, requests, (_, result) => check(result))
+    {
+    }
+
+    private Workload(string name, CallToolRequestParams[] requests, Action<CallToolRequestParams, CallToolResult> check)
     {
         Name = name;
         _requests = requests;
-        Check = check;
+        _check = check;
     }
 
     public string Name { get; }
 
-    /// <summary>Throws when a result is not what the workload expects (run on warm-up results).</summary>
-    public Action<CallToolResult> Check { get; }
+    /// <summary>Throws when the result of the i-th call is not what the workload expects (run on warm-up results).</summary>
+    public void Check(long i, CallToolResult result) => _check(Request(i), result);
 
     public CallToolRequestParams Request(long i) => _requests[i % _requests.Length];
 
@@ -76,6 +83,73 @@ internal sealed class Workload
             },
         ],
         result => ExpectRows(result, 1000));
+
+    /// <summary>How many different (id, note) pairs the write workload cycles through.</summary>
+    public const int WriteIdCount = 8192;
+
+    /// <summary>
+    /// The ids the write workload updates, in order (seeded, the same on every side and in every run): random from 1001 to
+    /// <paramref name="orderCount"/>, leaving out ids 1 to 1000 (the 1000-row result) and the point query's ids, so that
+    /// the read workloads keep returning the seeded rows.
+    /// </summary>
+    public static int[] WriteIds(int orderCount)
+    {
+        var random = new Random(4711);
+        var read = PointIds(orderCount).ToHashSet();
+        var ids = new int[WriteIdCount];
+        for (var i = 0; i < ids.Length; i++)
+        {
+            int id;
+            do
+            {
+                id = random.Next(1001, orderCount + 1);
+            }
+            while (read.Contains(id));
+            ids[i] = id;
+        }
+
+        return ids;
+    }
+
+    /// <summary>The note the i-th write sets (i: the index into <see cref="WriteIds"/>).</summary>
+    public static string WriteNote(int i) => string.Create(CultureInfo.InvariantCulture, $"bench {i}");
+
+    /// <summary>
+    /// <c>update_rows</c> of one row by primary key: <c>{source, table: "orders", key: {id}, set: {note: "bench i"}}</c>, no
+    /// expected_version (writes to the same row never conflict), no idempotency key, committed (so audited). The check:
+    /// no error, the row of that key, <c>after.note</c> as sent, the version incremented, not a dry run, an audit id.
+    /// </summary>
+    public static Workload UpdateRow(string source, int[] ids, string name) => new(
+        name,
+        [.. ids.Select((id, i) => new CallToolRequestParams
+        {
+            Name = "update_rows",
+            Arguments = new Dictionary<string, JsonElement>
+            {
+                ["source"] = Json(JsonSerializer.Serialize(source)),
+                ["table"] = Json("\"orders\""),
+                ["key"] = Json($"{{\"id\":{id.ToString(CultureInfo.InvariantCulture)}}}"),
+                ["set"] = Json($"{{\"note\":{JsonSerializer.Serialize(WriteNote(i))}}}"),
+            },
+        })],
+        (request, result) =>
+        {
+            if (result.IsError == true)
+            {
+                throw new InvalidOperationException($"update_rows failed: {(result.Content.FirstOrDefault() as TextContentBlock)?.Text}");
+            }
+
+            var id = request.Arguments!["key"].GetProperty("id").GetInt32();
+            var note = request.Arguments["set"].GetProperty("note").GetString();
+            if (result.StructuredContent is not { } body
+                || !body.TryGetProperty("before", out var before) || !body.TryGetProperty("after", out var after)
+                || after.GetProperty("id").GetInt32() != id || after.GetProperty("note").GetString() != note
+                || after.GetProperty("version").GetInt32() != before.GetProperty("version").GetInt32() + 1
+                || body.GetProperty("dry_run").GetBoolean() || body.GetProperty("audit_id").ValueKind != JsonValueKind.Number)
+            {
+                throw new InvalidOperationException($"update_rows of id {id}: expected after.note \"{note}\", the version + 1 and an audit_id, got {result.StructuredContent?.GetRawText() ?? "no structuredContent"}");
+            }
+        });
 
     /// <summary>HelloServer's one tool.</summary>
     public static Workload Hello() => new(
@@ -147,7 +221,7 @@ internal static class LoadRunner
 
             if (check)
             {
-                workload.Check(result);
+                workload.Check(sequence, result);
             }
         };
     };

@@ -91,7 +91,7 @@ internal static partial class Measurements
         {
             for (var i = 0; i < calls; i++)
             {
-                workload.Check(await client.CallToolAsync(workload.Request(i)));
+                workload.Check(i, await client.CallToolAsync(workload.Request(i)));
             }
         }
 
@@ -112,7 +112,7 @@ internal static partial class Measurements
     {
         var rows = Workload.Rows1000();
         var result = await tributary.CallToolAsync(rows.Request(0));
-        rows.Check(result);
+        rows.Check(0, result);
         var structured = result.StructuredContent!.Value;
         var compact = Encoding.UTF8.GetByteCount(structured.GetRawText());
         var text = result.Content is [TextContentBlock block] ? block.Text : "";

@@ -11,9 +11,18 @@ namespace Tributary.Bench;
 /// <param name="Name">Label in the report (the Tributary and the raw cells share it).</param>
 /// <param name="Tributary">The MCP tool call.</param>
 /// <param name="Raw">The raw side: worker index to its caller (one pooled data source for all workers).</param>
-/// <param name="Target">Tributary ÷ raw calls/s to reach at the highest concurrency the workload runs at, on each transport.</param>
+/// <param name="Target">Tributary ÷ raw calls/s to reach at the highest concurrency the workload runs at, on each transport; null: none (the ratio is still reported).</param>
+/// <param name="Statement">What both sides run, for the report (Markdown).</param>
+/// <param name="Writes">True for a workload that writes (<c>--workloads pg-write</c>), false for a read (<c>pg-read</c>).</param>
 /// <param name="Concurrency">Concurrencies to run it at; null: the run's (<c>--concurrency</c>).</param>
-internal sealed record PgWorkload(string Name, Workload Tributary, Func<int, CallAsync> Raw, double Target, int[]? Concurrency = null);
+/// <param name="Throughput">A target on Tributary's own calls/s, on each transport; null: none.</param>
+internal sealed record PgWorkload(string Name, Workload Tributary, Func<int, CallAsync> Raw, double? Target, string Statement, bool Writes = false, int[]? Concurrency = null, ThroughputTarget? Throughput = null);
+
+/// <summary>A target on Tributary's calls/s: at least <paramref name="CallsPerSecond"/> at <paramref name="Concurrency"/>.</summary>
+/// <param name="CallsPerSecond">The least calls/s.</param>
+/// <param name="Concurrency">The concurrency it applies at (not met, "n/a", when the run leaves it out).</param>
+/// <param name="Label">The target as the report names it.</param>
+internal sealed record ThroughputTarget(double CallsPerSecond, int Concurrency, string Label);
 
 /// <summary>
 /// The PostgreSQL part of the benchmark: a throwaway server (<see cref="PostgresServer"/> from tests/Common), a benchmark
@@ -32,11 +41,22 @@ internal sealed class PostgresBench : IAsyncDisposable
 
     public const string PointWorkload = "pg point query";
     public const string RowsWorkload = "pg 1000-row result";
+    public const string WriteWorkload = "pg update_rows";
     public const double PointTarget = 0.60;
     public const double RowsTarget = 0.80;
 
+    /// <summary>The write target (the issue's): Tributary's update_rows, audited, at least this many writes/s at <see cref="WriteTargetConcurrency"/>.</summary>
+    public const double WriteTarget = 1_000;
+    public const int WriteTargetConcurrency = 8;
+
     /// <summary>The point query as the raw side sends it: the same statement with a positional parameter.</summary>
     public const string RawPointSql = "SELECT * FROM orders WHERE id = $1";
+
+    /// <summary>The raw write's first round trip (as Tributary's first batch, without its <c>SET LOCAL statement_timeout</c> and <c>xmin</c>): the row locked.</summary>
+    public const string RawLockSql = "SELECT * FROM orders WHERE id = $1 FOR UPDATE";
+
+    /// <summary>The raw write's second round trip, followed by COMMIT in the same batch (as Tributary's second batch, without <c>xmin</c>).</summary>
+    public const string RawUpdateSql = "UPDATE orders SET note = $1, version = version + 1 WHERE id = $2 RETURNING *";
 
     /// <summary>
     /// The benchmark database, like the peers' one: 8 columns, 1,000,000 rows from generate_series. The primary key is
@@ -86,7 +106,7 @@ internal sealed class PostgresBench : IAsyncDisposable
     /// <summary>The benchmark database's connection string, as Tributary's configuration gives it.</summary>
     public string ConnectionString { get; }
 
-    /// <summary>Tributary's configuration file: one source <see cref="SourceName"/> of kind postgres.</summary>
+    /// <summary>Tributary's configuration file: one source <see cref="SourceName"/> of kind postgres, orders writable.</summary>
     public string ConfigFile { get; private set; } = "";
 
     /// <summary>Seconds spent creating, filling, indexing and analysing the benchmark table.</summary>
@@ -131,16 +151,29 @@ internal sealed class PostgresBench : IAsyncDisposable
                 bench.ServerVersion = (string)(await version.ExecuteScalarAsync())!;
             }
 
+            // orders is writable for update_rows (note and status; version column version): Tributary then keeps its
+            // audit log (one entry per committed write) in state.db under data_dir, a folder of this run.
             bench.ConfigFile = Path.Combine(directory, "tributary-postgres.yaml");
-            await File.WriteAllTextAsync(bench.ConfigFile, $"""
+            var stateDirectory = Path.Combine(directory, "tributary-postgres-state");
+            Directory.CreateDirectory(stateDirectory);
+            await File.WriteAllTextAsync(bench.ConfigFile, $$"""
                 # Written by tributary-bench (bench/Tributary.Bench/Postgres.cs) for one run; deleted with it.
+                server:
+                  data_dir: {{JsonSerializer.Serialize(stateDirectory)}}
                 sources:
-                  {SourceName}:
+                  {{SourceName}}:
                     kind: postgres
-                    description: Benchmark orders ({OrderCount:N0} rows)
-                    connection_string: {connectionString}
+                    description: Benchmark orders ({{OrderCount:N0}} rows)
+                    connection_string: {{connectionString}}
                     max_rows: 1000
                     max_rows_limit: 1000
+                    writable: true
+                    tables:
+                      orders:
+                        version_column: version
+                        columns:
+                          status: {}
+                          note: { max_length: 200 }
 
                 """);
             return bench;
@@ -155,22 +188,16 @@ internal sealed class PostgresBench : IAsyncDisposable
     /// <summary>The PostgreSQL workloads, each through Tributary and raw.</summary>
     public IReadOnlyList<PgWorkload> Workloads() =>
     [
-        new(PointWorkload, Workload.PointQuery(SourceName, OrderCount, PointWorkload), RawPoint(Workload.PointIds(OrderCount)), PointTarget),
-        new(RowsWorkload, Workload.Rows1000(SourceName, RowsWorkload), RawRows1000(), RowsTarget),
+        new(PointWorkload, Workload.PointQuery(SourceName, OrderCount, PointWorkload), RawPoint(Workload.PointIds(OrderCount)), PointTarget,
+            $"`{Workload.PointSql}` through `query` (raw: `{RawPointSql}`), a random id from 1 to {OrderCount:N0}"),
+        new(RowsWorkload, Workload.Rows1000(SourceName, RowsWorkload), RawRows1000(), RowsTarget,
+            $"`{Workload.RowsSql}` through `query` with max_rows 1000"),
 
-        // ── EXTENSION POINT: the single-row write workload (not built yet) ─────────────────────────────────────────────
-        // Add one entry here and everything else (warm-up, interleaved repetitions, tables, ratio, target) follows from it:
-        //   new(WriteWorkload, Workload.UpdateRow(SourceName, ...), RawUpdateRow(...), WriteTarget, Concurrency: [8]),
-        // - Tributary side (Workload.UpdateRow, in Load.cs): tools/call update_rows {source: "pg", table: "orders",
-        //   key: {"id": N}, set: {"note": "..."}, expected_version?: V}; its check: exactly one row updated.
-        // - Raw side (RawUpdateRow, here): the same write through _raw, in a transaction as Tributary runs it:
-        //   UPDATE orders SET note = $2, version = version + 1 WHERE id = $1 [AND version = $3] RETURNING version.
-        // - Give each worker ids of its own, above 1000 (the 1000-row workload reads ids 1 to 1000, so its result keeps
-        //   its size), and keep the last version per id on the worker when expected_version is sent, so that conflicts
-        //   do not dominate. The database is seeded afresh on every run, so writes never accumulate across runs.
-        // - The configuration written by StartAsync must then make the source writable: 'writable: true' and
-        //   'tables: { orders: { version_column: version } }' under the source (see samples/shop-tools.yaml), and a
-        //   server.data_dir in the run's folder (update_rows keeps idempotency keys and its audit log in state.db there).
+        // One row updated per call, committed and audited; no ratio target, a throughput target at c=8 (the issue's).
+        new(WriteWorkload, Workload.UpdateRow(SourceName, Workload.WriteIds(OrderCount), WriteWorkload), RawUpdateRow(Workload.WriteIds(OrderCount)), null,
+            $"`update_rows {{source, table: \"orders\", key: {{id}}, set: {{note: \"bench i\"}}}}` (no expected_version; a random id from 1001 to {OrderCount:N0}, never one the reads use), each committed with an audit entry in state.db; raw: `BEGIN; {RawLockSql}`, then `{RawUpdateSql}; COMMIT` (two round trips, as Tributary)",
+            Writes: true,
+            Throughput: new(WriteTarget, WriteTargetConcurrency, $"{WriteWorkload} with audit ≥ {WriteTarget:N0} writes/s at c={WriteTargetConcurrency}")),
     ];
 
     /// <summary>CPU time (user + system) of the PostgreSQL server: the postmaster with its reaped children, plus its live children (backends, background workers).</summary>
@@ -226,6 +253,102 @@ internal sealed class PostgresBench : IAsyncDisposable
         };
     };
 
+    /// <summary>
+    /// The raw single-row write, as Tributary's PostgreSQL source runs update_rows (two round trips on one pooled
+    /// connection): a batch of BEGIN and <see cref="RawLockSql"/>, then a batch of <see cref="RawUpdateSql"/> and COMMIT.
+    /// Both rows (before and after) are read with the typed getters and written as JSON objects, as Tributary returns them.
+    /// Tributary's batches also hold <c>SET LOCAL statement_timeout</c> and read <c>xmin</c>; the raw side does neither.
+    /// </summary>
+    private Func<int, CallAsync> RawUpdateRow(int[] ids) => _ =>
+    {
+        var buffer = new ArrayBufferWriter<byte>(1024);
+        return async (sequence, check, cancellationToken) =>
+        {
+            var index = (int)(sequence % ids.Length);
+            var id = ids[index];
+            var note = Workload.WriteNote(index);
+            await using var connection = await _raw.OpenConnectionAsync(cancellationToken);
+            try
+            {
+                buffer.ResetWrittenCount();
+                using var json = new Utf8JsonWriter(buffer);
+                json.WriteStartObject();
+                json.WriteString("table"u8, "orders");
+                json.WriteStartObject("key"u8);
+                json.WriteNumber("id"u8, id);
+                json.WriteEndObject();
+                int before;
+                await using (var first = new NpgsqlBatch(connection) { BatchCommands = { new("BEGIN"), new(RawLockSql) { Parameters = { new NpgsqlParameter<int> { TypedValue = id } } } } })
+                await using (var reader = await first.ExecuteReaderAsync(cancellationToken))
+                {
+                    if (!await reader.ReadAsync(cancellationToken))
+                    {
+                        throw new InvalidOperationException($"raw update: no order {id}");
+                    }
+
+                    json.WritePropertyName("before"u8);
+                    before = JsonSink.WriteObject(reader, json, check);
+                }
+
+                int version;
+                await using (var second = new NpgsqlBatch(connection)
+                {
+                    BatchCommands =
+                    {
+                        new(RawUpdateSql) { Parameters = { new NpgsqlParameter<string> { TypedValue = note }, new NpgsqlParameter<int> { TypedValue = id } } },
+                        new("COMMIT"),
+                    },
+                })
+                await using (var reader = await second.ExecuteReaderAsync(cancellationToken))
+                {
+                    if (!await reader.ReadAsync(cancellationToken))
+                    {
+                        throw new InvalidOperationException($"raw update: order {id} was not updated");
+                    }
+
+                    json.WritePropertyName("after"u8);
+                    version = JsonSink.WriteObject(reader, json, check);
+                    if (check && (reader.GetString(4) != note || reader.GetInt32(0) != id))
+                    {
+                        throw new InvalidOperationException($"raw update: order {id} has note '{reader.GetString(4)}', not '{note}'");
+                    }
+                }
+
+                json.WriteNumber("version"u8, version);
+                json.WriteEndObject();
+                json.Flush();
+                if (check && version != before + 1)
+                {
+                    throw new InvalidOperationException($"raw update: order {id} went from version {before} to {version}");
+                }
+            }
+            catch (Exception e) when (e is NpgsqlException or InvalidOperationException or OperationCanceledException)
+            {
+                await RollbackAsync(connection);
+                throw;
+            }
+        };
+    };
+
+    /// <summary>Ends a failed write's transaction before the connection goes back to the pool (as Tributary does).</summary>
+    private static async Task RollbackAsync(NpgsqlConnection connection)
+    {
+        if (connection.FullState != System.Data.ConnectionState.Open)
+        {
+            return;
+        }
+
+        try
+        {
+            await using var rollback = new NpgsqlCommand("ROLLBACK", connection);
+            await rollback.ExecuteNonQueryAsync(CancellationToken.None);
+        }
+        catch (Exception e) when (e is NpgsqlException or InvalidOperationException)
+        {
+            // A broken connection: the pool does not hand it out again.
+        }
+    }
+
     public async ValueTask DisposeAsync()
     {
         await _raw.DisposeAsync();
@@ -267,30 +390,7 @@ internal sealed class PostgresBench : IAsyncDisposable
             while (await reader.ReadAsync(cancellationToken))
             {
                 json.WriteStartArray();
-                json.WriteNumberValue(reader.GetInt32(0));
-                json.WriteNumberValue(reader.GetInt32(1));
-                json.WriteStringValue(reader.GetString(2));
-                json.WriteNumberValue(reader.GetDecimal(3));
-                if (reader.IsDBNull(4))
-                {
-                    json.WriteNullValue();
-                }
-                else
-                {
-                    json.WriteStringValue(reader.GetString(4));
-                }
-
-                json.WriteStringValue(reader.GetDateTime(5));
-                if (reader.IsDBNull(6))
-                {
-                    json.WriteNullValue();
-                }
-                else
-                {
-                    json.WriteStringValue(reader.GetDateTime(6));
-                }
-
-                json.WriteNumberValue(reader.GetInt32(7));
+                WriteValues(reader, json, names: false);
                 json.WriteEndArray();
                 rows++;
             }
@@ -309,6 +409,65 @@ internal sealed class PostgresBench : IAsyncDisposable
             }
 
             return rows;
+        }
+
+        /// <summary>The current row of an orders statement as a JSON object (column name to value); returns its version.</summary>
+        public static int WriteObject(NpgsqlDataReader reader, Utf8JsonWriter json, bool check)
+        {
+            if (check && !Enumerable.Range(0, reader.FieldCount).Select(reader.GetName).SequenceEqual(Columns))
+            {
+                throw new InvalidOperationException($"raw update: unexpected columns {string.Join(", ", Enumerable.Range(0, reader.FieldCount).Select(reader.GetName))}");
+            }
+
+            json.WriteStartObject();
+            WriteValues(reader, json, names: true);
+            json.WriteEndObject();
+            return reader.GetInt32(7);
+        }
+
+        /// <summary>Every value of the current row with its typed getter; with <paramref name="names"/>, each after its column name.</summary>
+        private static void WriteValues(NpgsqlDataReader reader, Utf8JsonWriter json, bool names)
+        {
+            void Name(int i)
+            {
+                if (names)
+                {
+                    json.WritePropertyName(Columns[i]);
+                }
+            }
+
+            Name(0);
+            json.WriteNumberValue(reader.GetInt32(0));
+            Name(1);
+            json.WriteNumberValue(reader.GetInt32(1));
+            Name(2);
+            json.WriteStringValue(reader.GetString(2));
+            Name(3);
+            json.WriteNumberValue(reader.GetDecimal(3));
+            Name(4);
+            if (reader.IsDBNull(4))
+            {
+                json.WriteNullValue();
+            }
+            else
+            {
+                json.WriteStringValue(reader.GetString(4));
+            }
+
+            Name(5);
+            json.WriteStringValue(reader.GetDateTime(5));
+            Name(6);
+            if (reader.IsDBNull(6))
+            {
+                json.WriteNullValue();
+            }
+            else
+            {
+                json.WriteStringValue(reader.GetDateTime(6));
+            }
+
+            Name(7);
+            json.WriteNumberValue(reader.GetInt32(7));
         }
     }
 }

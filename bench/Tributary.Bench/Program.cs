@@ -173,8 +173,8 @@ try
             Console.Error.WriteLine($"PostgreSQL: starting a throwaway server and seeding {PostgresBench.OrderCount:N0} orders");
             postgres = await PostgresBench.StartAsync(dataDir);
             Console.Error.WriteLine($"  PostgreSQL {postgres.ServerVersion}, seeded in {postgres.SeedSeconds:0.0} s; Tributary configuration {postgres.ConfigFile}");
-            var pgWorkloads = postgres.Workloads();
-            report.Postgres = new PostgresPart(null, postgres.ServerVersion, postgres.SeedSeconds, PostgresBench.OrderCount, [.. pgWorkloads.Select(w => (w.Name, w.Target, w.Concurrency ?? options.Concurrency))]);
+            var pgWorkloads = postgres.Workloads().Where(w => w.Writes ? options.PgWrites : options.PgReads).ToList();
+            report.Postgres = new PostgresPart(null, postgres.ServerVersion, postgres.SeedSeconds, PostgresBench.OrderCount, [.. pgWorkloads.Select(w => new PgWorkloadInfo(w.Name, w.Target, w.Concurrency ?? options.Concurrency, w.Statement, w.Throughput))]);
             var pg = tributaryJit with { Config = postgres.ConfigFile };
             var databaseCpu = postgres.CpuTime;
             targets.AddRange(pgWorkloads.Select(w => new LoadTarget(PostgresBench.RawServer, PostgresBench.RawTransport, w.Name, w.Raw, null, databaseCpu, w.Concurrency)));

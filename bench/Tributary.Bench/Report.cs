@@ -72,11 +72,20 @@ internal sealed class Report(BenchOptions options, DateTimeOffset started, RepoP
             yield return ($"point query ≥ 80 % of hello, {transport}, c={c}", ratio is { } r ? Pct(r) : "n/a", ratio is { } met ? met >= PointRatioTarget : null);
         }
 
-        foreach (var (workload, c, target, stdio, http) in PostgresRatios().Where(r => r.Concurrency == PostgresTargetConcurrency(r.Workload)))
+        foreach (var (workload, c, target, stdio, http) in PostgresRatios().Where(r => r.Target is not null && r.Concurrency == PostgresTargetConcurrency(r.Workload)))
         {
             foreach (var (transport, ratio) in new[] { ("stdio", stdio), ("HTTP", http) })
             {
-                yield return ($"{workload}: Tributary ≥ {Pct(target)} of raw Npgsql, {transport}, c={c}", ratio is { } r ? Pct(r) : "n/a", ratio is { } met ? met >= target : null);
+                yield return ($"{workload}: Tributary ≥ {Pct(target!.Value)} of raw Npgsql, {transport}, c={c}", ratio is { } r ? Pct(r) : "n/a", ratio is { } met ? met >= target : null);
+            }
+        }
+
+        foreach (var (workload, throughput) in (Postgres?.Workloads ?? []).Where(w => Postgres!.SkipReason is null && w.Throughput is not null).Select(w => (w.Name, w.Throughput!)))
+        {
+            foreach (var transport in Transports)
+            {
+                var calls = Find("Tributary", transport, workload, throughput.Concurrency)?.CallsPerSecond;
+                yield return ($"{throughput.Label}, {transport}", calls is { } v ? Invariant($"{v:N0} calls/s") : "n/a (not run)", calls is { } met ? met >= throughput.CallsPerSecond : null);
             }
         }
 
@@ -259,7 +268,7 @@ internal sealed class Report(BenchOptions options, DateTimeOffset started, RepoP
                 pg.ServerVersion,
                 pg.SeedSeconds,
                 pg.Rows,
-                Workloads = pg.Workloads.Select(w => new { w.Name, w.Target, w.Concurrency }),
+                Workloads = pg.Workloads.Select(w => new { w.Name, w.Target, w.Concurrency, w.Statement, MinCallsPerSecond = w.Throughput?.CallsPerSecond, ThroughputConcurrency = w.Throughput?.Concurrency }),
                 Ratios = PostgresRatios().Select(r => new { r.Workload, r.Concurrency, r.Target, StdioOverRaw = r.Stdio, HttpOverRaw = r.Http }),
             } : null,
             Bytes = Bytes is { } b ? new
@@ -304,7 +313,7 @@ internal sealed class Report(BenchOptions options, DateTimeOffset started, RepoP
     private int PostgresTargetConcurrency(string workload) =>
         Postgres?.Workloads.FirstOrDefault(w => w.Name == workload) is { } w ? w.Concurrency.Max() : options.Concurrency.Max();
 
-    private IEnumerable<(string Workload, int Concurrency, double Target, double? Stdio, double? Http)> PostgresRatios() =>
+    private IEnumerable<(string Workload, int Concurrency, double? Target, double? Stdio, double? Http)> PostgresRatios() =>
         from w in Postgres?.Workloads ?? []
         from c in w.Concurrency
         let raw = Find(PostgresBench.RawServer, PostgresBench.RawTransport, w.Name, c)?.CallsPerSecond
@@ -329,10 +338,16 @@ internal sealed class Report(BenchOptions options, DateTimeOffset started, RepoP
             return;
         }
 
-        md.AppendLine(Invariant($"PostgreSQL {pg.ServerVersion}, a throwaway server (tests/Common `PostgresServer`: fsync off, shared_buffers 64 MB) on the same two cores; `orders` with {pg.Rows:N0} rows and 8 columns, seeded in {pg.SeedSeconds:0.0} s. Statements: `{Workload.PointSql}` (random id from 1 to {pg.Rows:N0}) and `{Workload.RowsSql}` (max_rows 1000)."));
+        md.AppendLine(Invariant($"PostgreSQL {pg.ServerVersion}, a throwaway server (tests/Common `PostgresServer`: fsync off, shared_buffers 64 MB) on the same two cores; `orders` with {pg.Rows:N0} rows and 8 columns, seeded in {pg.SeedSeconds:0.0} s. Workloads:"));
         md.AppendLine();
-        md.AppendLine(Invariant($"- *{PostgresBench.RawServer}, {PostgresBench.RawTransport}*: the load generator runs the same statements itself through one pooled `NpgsqlDataSource` (statements auto-prepared, the id as a typed `$1` parameter), reads every value with its typed getter and writes it with `Utf8JsonWriter` into a reused buffer in Tributary's compact shape. No server process: its whole cost is in the client CPU column."));
-        md.AppendLine("- *Tributary*: the `query` tool over the SDK client (JIT build, one `postgres` source). Tributary runs each query in a read-only transaction with `SET LOCAL statement_timeout`, sent as one batch with the statement, and wraps a SELECT in a page query (`SELECT * FROM (...) LIMIT max_rows+1 OFFSET n`).");
+        foreach (var w in pg.Workloads)
+        {
+            md.AppendLine(Invariant($"- *{w.Name}*: {w.Statement}."));
+        }
+
+        md.AppendLine();
+        md.AppendLine(Invariant($"- *{PostgresBench.RawServer}, {PostgresBench.RawTransport}*: the load generator runs the same statements itself through one pooled `NpgsqlDataSource` (statements auto-prepared, the id as a typed `$1` parameter), reads every value with its typed getter and writes it with `Utf8JsonWriter` into a reused buffer in Tributary's compact shape (a write: the row before and after as objects). No server process: its whole cost is in the client CPU column."));
+        md.AppendLine("- *Tributary*: the tools over the SDK client (JIT build, one `postgres` source, `orders` writable). Tributary runs each query in a read-only transaction with `SET LOCAL statement_timeout`, sent as one batch with the statement, and wraps a SELECT in a page query (`SELECT * FROM (...) LIMIT max_rows+1 OFFSET n`). `update_rows` runs two batches (BEGIN, `SET LOCAL statement_timeout`, `SELECT t.*, t.xmin::text ... FOR UPDATE`; then `UPDATE ... RETURNING t.*, t.xmin::text`, COMMIT) and appends an audit entry to state.db (SQLite, WAL, synchronous=NORMAL) before it answers.");
         md.AppendLine("- *PostgreSQL CPU µs/call*: user + system CPU of the postmaster and all its processes over the window ÷ calls.");
         md.AppendLine();
         md.AppendLine("| side | transport | workload | c | calls/s | p50 ms | p99 ms | server CPU µs/call | client CPU µs/call | PostgreSQL CPU µs/call | other CPU % | errors |");
@@ -346,15 +361,20 @@ internal sealed class Report(BenchOptions options, DateTimeOffset started, RepoP
 
         AppendNoise(md, cells);
         md.AppendLine();
-        md.AppendLine(Invariant($"#### Tributary ÷ raw Npgsql, calls/s (targets: point query ≥ {Pct(PostgresBench.PointTarget)}, 1000-row result ≥ {Pct(PostgresBench.RowsTarget)}, at the highest concurrency)"));
+        md.AppendLine(Invariant($"#### Tributary ÷ raw Npgsql, calls/s (targets: point query ≥ {Pct(PostgresBench.PointTarget)}, 1000-row result ≥ {Pct(PostgresBench.RowsTarget)}, at the highest concurrency; update_rows has no ratio target, its target is ≥ {PostgresBench.WriteTarget:N0} writes/s through Tributary at c={PostgresBench.WriteTargetConcurrency}: see Targets)"));
         md.AppendLine();
         md.AppendLine("| workload | c | stdio ÷ raw | HTTP ÷ raw | target |");
         md.AppendLine("|---|---:|---:|---:|---:|");
         foreach (var (workload, c, target, stdio, http) in PostgresRatios())
         {
-            var atTarget = c == PostgresTargetConcurrency(workload);
+            var atTarget = target is not null && c == PostgresTargetConcurrency(workload);
             string Fig(double? ratio) => ratio is not { } r ? "n/a" : atTarget && r < target ? $"**{Pct(r)}**" : Pct(r);
-            md.AppendLine(Invariant($"| {workload} | {c} | {Fig(stdio)} | {Fig(http)} | {(atTarget ? "≥ " + Pct(target) : "")} |"));
+            md.AppendLine(Invariant($"| {workload} | {c} | {Fig(stdio)} | {Fig(http)} | {(atTarget ? "≥ " + Pct(target!.Value) : "")} |"));
+        }
+
+        if (!pg.Workloads.Any(w => w.Name is PostgresBench.PointWorkload or PostgresBench.RowsWorkload))
+        {
+            return;
         }
 
         md.AppendLine();
@@ -450,5 +470,13 @@ internal sealed class Report(BenchOptions options, DateTimeOffset started, RepoP
 /// <param name="ServerVersion">PostgreSQL's server_version.</param>
 /// <param name="SeedSeconds">Time to create, fill, index and analyse the benchmark table.</param>
 /// <param name="Rows">Rows of the benchmark table.</param>
-/// <param name="Workloads">Each workload's name, target (Tributary ÷ raw) and the concurrencies it ran at.</param>
-internal sealed record PostgresPart(string? SkipReason, string? ServerVersion, double SeedSeconds, int Rows, IReadOnlyList<(string Name, double Target, int[] Concurrency)> Workloads);
+/// <param name="Workloads">The workloads that ran.</param>
+internal sealed record PostgresPart(string? SkipReason, string? ServerVersion, double SeedSeconds, int Rows, IReadOnlyList<PgWorkloadInfo> Workloads);
+
+/// <summary>A PostgreSQL workload as the report describes it.</summary>
+/// <param name="Name">The workload's label.</param>
+/// <param name="Target">Tributary ÷ raw calls/s to reach at the highest concurrency; null: none.</param>
+/// <param name="Concurrency">The concurrencies it ran at.</param>
+/// <param name="Statement">What both sides run (Markdown).</param>
+/// <param name="Throughput">A target on Tributary's own calls/s; null: none.</param>
+internal sealed record PgWorkloadInfo(string Name, double? Target, int[] Concurrency, string Statement, ThroughputTarget? Throughput);
