@@ -52,7 +52,7 @@ internal sealed class PostgresBench : IAsyncDisposable
     /// <summary>The point query as the raw side sends it: the same statement with a positional parameter.</summary>
     public const string RawPointSql = "SELECT * FROM orders WHERE id = $1";
 
-    /// <summary>The raw write's first round trip (as Tributary's first batch, without its <c>SET LOCAL statement_timeout</c> and <c>xmin</c>): the row locked.</summary>
+    /// <summary>The raw write's first round trip (as Tributary's first batch, without its <c>xmin</c>): the row locked.</summary>
     public const string RawLockSql = "SELECT * FROM orders WHERE id = $1 FOR UPDATE";
 
     /// <summary>The raw write's second round trip, followed by COMMIT in the same batch (as Tributary's second batch, without <c>xmin</c>).</summary>
@@ -138,12 +138,13 @@ internal sealed class PostgresBench : IAsyncDisposable
             await server.ExecuteAsync(connectionString, "VACUUM (ANALYZE) orders");
             var seconds = seed.Elapsed.TotalSeconds;
 
-            // The raw side: Npgsql's default (full) data source builder, pooled, statements prepared automatically as
-            // Tributary's source does (Max Auto Prepare=64), so that neither side pays for parsing and planning.
+            // The raw side: Npgsql's default (full) data source builder, pooled, with the driver settings Tributary's source
+            // uses (Max Auto Prepare=64, No Reset On Close), so that neither side pays for parsing, planning or a reset.
             var raw = new NpgsqlDataSourceBuilder(new NpgsqlConnectionStringBuilder(connectionString)
             {
                 ApplicationName = "tributary-bench-raw",
                 MaxAutoPrepare = 64,
+                NoResetOnClose = true,
             }.ConnectionString).Build();
             var bench = new PostgresBench(server, connectionString, raw) { SeedSeconds = seconds };
             await using (var version = raw.CreateCommand("SHOW server_version"))
@@ -257,7 +258,7 @@ internal sealed class PostgresBench : IAsyncDisposable
     /// The raw single-row write, as Tributary's PostgreSQL source runs update_rows (two round trips on one pooled
     /// connection): a batch of BEGIN and <see cref="RawLockSql"/>, then a batch of <see cref="RawUpdateSql"/> and COMMIT.
     /// Both rows (before and after) are read with the typed getters and written as JSON objects, as Tributary returns them.
-    /// Tributary's batches also hold <c>SET LOCAL statement_timeout</c> and read <c>xmin</c>; the raw side does neither.
+    /// Tributary's batches also read <c>xmin</c>; the raw side does not.
     /// </summary>
     private Func<int, CallAsync> RawUpdateRow(int[] ids) => _ =>
     {

@@ -38,6 +38,14 @@ public sealed class PostgresSource : IDataSource, IWritableSource
             builder.MaxAutoPrepare = 64;
         }
 
+        if (!ConnectionStringSets(connectionString, "No Reset On Close"))
+        {
+            // Every use of a connection is one transaction that ends in ROLLBACK (queries) or COMMIT (writes), and the
+            // statements that could leave session state behind (SET, PREPARE, DECLARE, LISTEN, advisory locks) are refused
+            // in queries; so the reset Npgsql would send before the next use (several statements) is not needed.
+            builder.NoResetOnClose = true;
+        }
+
         DataSource = BuildDataSource(builder.ConnectionString);
     }
 
@@ -76,14 +84,14 @@ public sealed class PostgresSource : IDataSource, IWritableSource
     public async Task<IReadOnlyList<string>> ListTablesAsync(CancellationToken cancellationToken)
     {
         await using var connection = await OpenAsync(cancellationToken);
-        return await Guard(() => PostgresSchemaReader.ListAsync(connection, _schemas, cancellationToken), cancellationToken);
+        return await CatalogAsync(() => PostgresSchemaReader.ListAsync(connection, _schemas, cancellationToken), cancellationToken);
     }
 
     /// <inheritdoc />
     public async Task<DatabaseSchema> DescribeAsync(string? table, CancellationToken cancellationToken)
     {
         await using var connection = await OpenAsync(cancellationToken);
-        return await Guard(() => PostgresSchemaReader.ReadAsync(connection, Name, _schemas, table, cancellationToken), cancellationToken);
+        return await CatalogAsync(() => PostgresSchemaReader.ReadAsync(connection, Name, _schemas, table, cancellationToken), cancellationToken);
     }
 
     /// <inheritdoc />
@@ -122,21 +130,12 @@ public sealed class PostgresSource : IDataSource, IWritableSource
             },
             Timeout = ClientTimeoutSeconds(_config.StatementTimeout),
         };
-        try
+        await InTransactionAsync(connection, async () =>
         {
             await using var reader = await batch.ExecuteReaderAsync(cancellationToken);
             await output.WriteAsync(new PostgresRowReader(reader), request.Offset, request.MaxRows, request.MaxBytes, cancellationToken, offsetApplied: paged);
-        }
-        catch (Exception e) when (e is NpgsqlException or TimeoutException)
-        {
-            await RollbackAsync(connection);
-            throw Translate(e);
-        }
-        catch (OperationCanceledException)
-        {
-            await RollbackAsync(connection);
-            throw;
-        }
+            return true;
+        });
     }
 
     /// <inheritdoc />
@@ -148,7 +147,7 @@ public sealed class PostgresSource : IDataSource, IWritableSource
         write.Parameters.AddRange(prepared.Values.Select(Parameter).ToArray());
         await using var connection = await OpenAsync(cancellationToken);
         await using var batch = Transaction(connection, write, statement.DryRun ? "ROLLBACK" : "COMMIT");
-        try
+        return await InTransactionAsync(connection, async () =>
         {
             var rows = new List<JsonElement>();
             await using (var reader = await batch.ExecuteReaderAsync(cancellationToken))
@@ -160,12 +159,7 @@ public sealed class PostgresSource : IDataSource, IWritableSource
             }
 
             return new WriteOutcome(write.RecordsAffected, rows);
-        }
-        catch (Exception e) when (e is NpgsqlException or TimeoutException or OperationCanceledException)
-        {
-            await RollbackAsync(connection);
-            throw e is OperationCanceledException ? e : Translate(e);
-        }
+        });
     }
 
     /// <inheritdoc />
@@ -187,7 +181,7 @@ public sealed class PostgresSource : IDataSource, IWritableSource
         change.Parameters.AddRange(update.Key.Concat(update.Set).Select(k => Parameter(k.Value)).ToArray());
 
         await using var connection = await OpenAsync(cancellationToken);
-        try
+        return await InTransactionAsync(connection, async () =>
         {
             JsonElement before;
             JsonElement version;
@@ -216,12 +210,7 @@ public sealed class PostgresSource : IDataSource, IWritableSource
             await changed.ReadAsync(cancellationToken);
             var after = RowJson(changed, changed.FieldCount - 1);
             return new RowChange(before, after, Version(changed, after, update.VersionColumn));
-        }
-        catch (Exception e) when (e is NpgsqlException or TimeoutException or OperationCanceledException)
-        {
-            await RollbackAsync(connection);
-            throw e is OperationCanceledException ? e : Translate(e);
-        }
+        });
     }
 
     /// <inheritdoc />
@@ -293,6 +282,25 @@ public sealed class PostgresSource : IDataSource, IWritableSource
         }
     }
 
+    /// <summary>Runs a transaction's work; on a driver error or a cancellation, rolls back before the connection goes back to the pool.</summary>
+    private async Task<T> InTransactionAsync<T>(NpgsqlConnection connection, Func<Task<T>> work)
+    {
+        try
+        {
+            return await work();
+        }
+        catch (Exception e) when (e is NpgsqlException or TimeoutException)
+        {
+            await RollbackAsync(connection);
+            throw Translate(e);
+        }
+        catch (OperationCanceledException)
+        {
+            await RollbackAsync(connection);
+            throw;
+        }
+    }
+
     /// <summary>Ends a failed transaction before the connection goes back to the pool; a broken connection is discarded by the pool.</summary>
     internal static async Task RollbackAsync(NpgsqlConnection connection)
     {
@@ -342,7 +350,7 @@ public sealed class PostgresSource : IDataSource, IWritableSource
         _ => new ToolException($"source '{Name}' is unreachable right now (the database refused or dropped the connection); try again shortly"),
     };
 
-    private async Task<T> Guard<T>(Func<Task<T>> read, CancellationToken cancellationToken)
+    private async Task<T> CatalogAsync<T>(Func<Task<T>> read, CancellationToken cancellationToken)
     {
         try
         {
