@@ -9,7 +9,7 @@ namespace Tributary.Server.Mcp;
 public sealed class DescribeSchemaTool(SourceRegistry sources) : TributaryTool(ReadOnlyTool(
     "describe_schema",
     "Describe a source's schema",
-    "Describes the tables and views of a source: columns (type, nullability, default, primary key), foreign keys with the referenced table and columns, indexes, UNIQUE and CHECK constraints. Give 'table' to describe one table only. Call before writing SQL for query.",
+    "Describes the tables and views of a source: columns (type, nullability, default, primary key, comment), foreign keys with the referenced table and columns, indexes, UNIQUE and CHECK constraints, table comments, and the enum types columns use with their values. Give 'table' to describe one table only. Call before writing SQL for query.",
     """
     {"type":"object","required":["source"],"additionalProperties":false,"properties":{
       "source":{"type":"string","description":"Source name, from list_sources"},
@@ -18,9 +18,11 @@ public sealed class DescribeSchemaTool(SourceRegistry sources) : TributaryTool(R
     """
     {"type":"object","required":["source","tables"],"properties":{"source":{"type":"string"},"tables":{"type":"array","items":{"type":"object",
       "required":["name","type","columns"],"properties":{"name":{"type":"string"},"type":{"type":"string"},
-      "columns":{"type":"array","items":{"type":"object","properties":{"name":{"type":"string"},"type":{"type":"string"},"nullable":{"type":"boolean"},"default":{"type":["string","null"]},"primary_key":{"type":"boolean"}}}},
+      "columns":{"type":"array","items":{"type":"object","properties":{"name":{"type":"string"},"type":{"type":"string"},"nullable":{"type":"boolean"},"default":{"type":["string","null"]},"primary_key":{"type":"boolean"},"comment":{"type":"string"}}}},
+      "comment":{"type":"string"},
       "primary_key":{"type":"array","items":{"type":"string"}},"foreign_keys":{"type":"array"},"indexes":{"type":"array"},
-      "unique_constraints":{"type":"array"},"check_constraints":{"type":"array"}}}}}}
+      "unique_constraints":{"type":"array"},"check_constraints":{"type":"array"}}}},
+      "enums":{"type":"array","items":{"type":"object","properties":{"name":{"type":"string"},"values":{"type":"array","items":{"type":"string"}}}}}}}
     """))
 {
     /// <summary>Describes <paramref name="source"/> (or one table of it) as JSON (shared with the schema resources).</summary>

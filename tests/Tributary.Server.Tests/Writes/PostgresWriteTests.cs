@@ -78,6 +78,29 @@ public sealed class PostgresWriteTests(PostgresToolsServer server) : IClassFixtu
         Assert.Equal(5000, await server.ScalarAsync<long>("SELECT count(*) FROM orders"));
     }
 
+    [Fact]
+    public async Task Injection_through_update_rows_fields_is_only_ever_a_value()
+    {
+        await using var client = await server.ConnectAsync();
+        const string note = "'; DROP TABLE orders; -- \" OR 1=1 /* $$ $tag$";
+        var result = await client.CallOkAsync("update_rows", new() { ["source"] = "pg", ["table"] = "orders", ["key"] = new { id = 11 }, ["set"] = new { note } });
+        Assert.Equal(note, result.GetProperty("after").GetProperty("note").GetString());
+        Assert.Equal(note, await server.ScalarAsync<string>("SELECT note FROM orders WHERE id = 11"));
+
+        var column = await client.CallErrorAsync("update_rows", new()
+        {
+            ["source"] = "pg", ["table"] = "orders", ["key"] = new { id = 11 }, ["set"] = new Dictionary<string, object?> { ["note\" = 'x', \"status"] = "x" },
+        });
+        Assert.Contains("is not accepted here", column, StringComparison.Ordinal);
+        var table = await client.CallErrorAsync("update_rows", new() { ["source"] = "pg", ["table"] = "orders\"; DROP TABLE orders; --", ["key"] = new { id = 11 }, ["set"] = new { note = "x" } });
+        Assert.Contains("is not writable", table, StringComparison.Ordinal);
+        var key = await client.CallErrorAsync("update_rows", new() { ["source"] = "pg", ["table"] = "orders", ["key"] = new { id = "11 OR 1=1" }, ["set"] = new { note = "x" } });
+        Assert.Contains("'key.id' must be a whole number", key, StringComparison.Ordinal);
+
+        Assert.Equal(5000, await server.ScalarAsync<long>("SELECT count(*) FROM orders"));
+        Assert.Equal(1, await server.ScalarAsync<long>("SELECT count(*) FROM orders WHERE note = 'x' OR id = 11"));
+    }
+
     [Theory]
     [InlineData("COMMIT; DROP TABLE orders")]
     [InlineData("SET SESSION CHARACTERISTICS AS TRANSACTION READ WRITE")]
