@@ -165,7 +165,7 @@ internal sealed class Report(BenchOptions options, DateTimeOffset started, RepoP
         if (Bytes is { } b)
         {
             md.AppendLine();
-            md.AppendLine(Invariant($"### Bytes per row, {b.Rows}-row result of `SELECT * FROM orders` (8 columns)"));
+            md.AppendLine(Invariant($"### Bytes per row, {b.Rows}-row result of `SELECT * FROM orders` (the demo's 9 columns)"));
             md.AppendLine();
             md.AppendLine("| encoding | bytes | per row | compact ÷ this |");
             md.AppendLine("|---|---:|---:|---:|");
