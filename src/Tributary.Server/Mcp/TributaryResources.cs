@@ -69,20 +69,24 @@ public abstract class JsonResource : McpServerResource
     protected abstract Task ReadJsonAsync(IReadOnlyDictionary<string, string> values, IBufferWriter<byte> output, CancellationToken cancellationToken);
 }
 
+/// <summary>A JSON resource at one fixed URI, listed by <c>resources/list</c>.</summary>
+public abstract class FixedJsonResource : JsonResource
+{
+    /// <summary>Creates the resource at <paramref name="uri"/>.</summary>
+    protected FixedJsonResource(string uri, string name, string title, string description)
+        : base(uri, name, title, description)
+    {
+        ProtocolResource = new Resource { Uri = uri, Name = name, Title = title, Description = description, MimeType = "application/json" };
+    }
+
+    /// <inheritdoc />
+    public override Resource? ProtocolResource { get; }
+}
+
 /// <summary><c>tributary://sources</c>: the sources, as <c>list_sources</c> returns them.</summary>
-public sealed class SourcesResource(SourceRegistry sources) : JsonResource(
+public sealed class SourcesResource(SourceRegistry sources) : FixedJsonResource(
     "tributary://sources", "sources", "Data sources", "The data sources: name, kind, description, read-only flag and table count.")
 {
-    /// <inheritdoc />
-    public override Resource? ProtocolResource { get; } = new()
-    {
-        Uri = "tributary://sources",
-        Name = "sources",
-        Title = "Data sources",
-        Description = "The data sources: name, kind, description, read-only flag and table count.",
-        MimeType = "application/json",
-    };
-
     /// <inheritdoc />
     protected override Task ReadJsonAsync(IReadOnlyDictionary<string, string> values, IBufferWriter<byte> output, CancellationToken cancellationToken) =>
         ListSourcesTool.WriteAsync(sources, output, cancellationToken);
@@ -107,19 +111,9 @@ public sealed class TableResource(SourceRegistry sources) : JsonResource(
 }
 
 /// <summary><c>tributary://audit</c>: the newest 100 writes of the audit log.</summary>
-public sealed class AuditResource(State.StateStore state) : JsonResource(
+public sealed class AuditResource(State.StateStore state) : FixedJsonResource(
     "tributary://audit", "audit", "Audit log", "The newest 100 writes: time, principal, tool, source, table, key, rows, and digests of the row before and after.")
 {
-    /// <inheritdoc />
-    public override Resource? ProtocolResource { get; } = new()
-    {
-        Uri = "tributary://audit",
-        Name = "audit",
-        Title = "Audit log",
-        Description = "The newest 100 writes: time, principal, tool, source, table, key, rows, and digests of the row before and after.",
-        MimeType = "application/json",
-    };
-
     /// <inheritdoc />
     protected override Task ReadJsonAsync(IReadOnlyDictionary<string, string> values, IBufferWriter<byte> output, CancellationToken cancellationToken)
     {

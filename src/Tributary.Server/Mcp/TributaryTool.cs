@@ -77,25 +77,14 @@ public abstract class TributaryTool : McpServerTool
     private protected abstract ValueTask ExecuteAsync(ToolArguments arguments, IBufferWriter<byte> output, CancellationToken cancellationToken);
 
     /// <summary>Builds a protocol tool description for a tool that writes, with honest annotations.</summary>
-    protected static Tool WriteTool(string name, string title, string description, string inputSchema, string outputSchema, bool destructive, bool idempotent) => new()
-    {
-        Name = name,
-        Title = title,
-        Description = description,
-        InputSchema = JsonElement.Parse(inputSchema),
-        OutputSchema = JsonElement.Parse(outputSchema),
-        Annotations = new ToolAnnotations
-        {
-            Title = title,
-            ReadOnlyHint = false,
-            DestructiveHint = destructive,
-            IdempotentHint = idempotent,
-            OpenWorldHint = false,
-        },
-    };
+    protected static Tool WriteTool(string name, string title, string description, string inputSchema, string outputSchema, bool destructive, bool idempotent) =>
+        Describe(name, title, description, inputSchema, outputSchema, readOnly: false, destructive, idempotent);
 
     /// <summary>Builds a protocol tool description with read-only, closed-world annotations.</summary>
-    protected static Tool ReadOnlyTool(string name, string title, string description, string inputSchema, string outputSchema) => new()
+    protected static Tool ReadOnlyTool(string name, string title, string description, string inputSchema, string outputSchema) =>
+        Describe(name, title, description, inputSchema, outputSchema, readOnly: true, destructive: false, idempotent: true);
+
+    private static Tool Describe(string name, string title, string description, string inputSchema, string outputSchema, bool readOnly, bool destructive, bool idempotent) => new()
     {
         Name = name,
         Title = title,
@@ -105,9 +94,9 @@ public abstract class TributaryTool : McpServerTool
         Annotations = new ToolAnnotations
         {
             Title = title,
-            ReadOnlyHint = true,
-            DestructiveHint = false,
-            IdempotentHint = true,
+            ReadOnlyHint = readOnly,
+            DestructiveHint = destructive,
+            IdempotentHint = idempotent,
             OpenWorldHint = false,
         },
     };
