@@ -22,10 +22,11 @@ public sealed partial class ConfigLoader
     private static readonly string[] ToolKeys = ["source", "description", "statement", "parameters", "destructive", "idempotent"];
     private static readonly string[] ParameterKeys = ["type", "description", "required", "default", .. RuleKeys];
     private static readonly string[] ParameterTypes = ["string", "integer", "number", "boolean"];
+    private static readonly string[] TopicKeys = ["description", "max_events", "max_age"];
     private static readonly string[] Formats = ["date-time", "date", "time", "email", "uuid", "uri"];
 
     /// <summary>Names of Tributary's own tools, which named tools may not take.</summary>
-    public static readonly IReadOnlyList<string> BuiltInToolNames = ["list_sources", "describe_schema", "query", "update_rows"];
+    public static readonly IReadOnlyList<string> BuiltInToolNames = ["list_sources", "describe_schema", "query", "update_rows", "publish_event", "read_events"];
 
     /// <summary>Arguments every write tool takes besides its parameters.</summary>
     public static readonly IReadOnlyList<string> WriteToolArguments = ["idempotency_key", "dry_run"];
@@ -98,6 +99,7 @@ public sealed partial class ConfigLoader
         ServerConfig server = new();
         List<SourceConfig> sources = [];
         List<(ToolConfig Tool, int? Line)> tools = [];
+        List<TopicConfig> topics = [];
         foreach (var (keyNode, value) in root.Children)
         {
             var key = ((YamlScalarNode)keyNode).Value ?? "";
@@ -112,8 +114,11 @@ public sealed partial class ConfigLoader
                 case "tools":
                     tools = ReadTools(reader, value);
                     break;
+                case "topics":
+                    topics = ReadTopics(reader, value);
+                    break;
                 default:
-                    errors.Add(key, "unknown top-level key (known: server, sources, tools)", LineOf(keyNode.Start));
+                    errors.Add(key, "unknown top-level key (known: server, sources, tools, topics)", LineOf(keyNode.Start));
                     break;
             }
         }
@@ -123,7 +128,7 @@ public sealed partial class ConfigLoader
             CheckToolSource(tool, sources, errors, line);
         }
 
-        return new TributaryConfig { Server = server, Sources = sources, Tools = tools.Select(t => t.Tool).ToArray(), BaseDirectory = baseDirectory };
+        return new TributaryConfig { Server = server, Sources = sources, Tools = tools.Select(t => t.Tool).ToArray(), Topics = topics, BaseDirectory = baseDirectory };
     }
 
     private static ServerConfig ReadServer(NodeReader reader, YamlNode node)
@@ -359,6 +364,43 @@ public sealed partial class ConfigLoader
         }
 
         return rules;
+    }
+
+    private static List<TopicConfig> ReadTopics(NodeReader reader, YamlNode node)
+    {
+        List<TopicConfig> topics = [];
+        if (reader.Mapping(node, "topics") is not { } mapping)
+        {
+            return topics;
+        }
+
+        foreach (var (nameNode, topicNode) in mapping.Children)
+        {
+            var name = ((YamlScalarNode)nameNode).Value ?? "";
+            var path = $"topics.{name}";
+            if (!SourceNameRegex().IsMatch(name))
+            {
+                reader.Errors.Add(path, "a topic name must be lowercase letters, digits and '_', starting with a letter (such as 'orders' or 'app_logs')", LineOf(nameNode.Start));
+            }
+
+            var topic = new TopicConfig { Name = name };
+            if (reader.Mapping(topicNode, path) is { } body)
+            {
+                foreach (var (key, value, keyPath) in reader.Entries(body, path, TopicKeys))
+                {
+                    topic = key switch
+                    {
+                        "description" => topic with { Description = reader.Scalar(value, keyPath) ?? "" },
+                        "max_events" => topic with { MaxEvents = reader.Integer(value, keyPath, 1, 1_000_000_000) ?? topic.MaxEvents },
+                        _ => topic with { MaxAge = reader.Duration(value, keyPath, TimeSpan.FromDays(3650)) ?? topic.MaxAge },
+                    };
+                }
+            }
+
+            topics.Add(topic);
+        }
+
+        return topics;
     }
 
     private static ValueRules ReadColumnRules(NodeReader reader, YamlMappingNode mapping, string path)

@@ -12,6 +12,9 @@ public sealed record TributaryConfig
     /// <summary>Named tools (parameterized statements), in the order the file lists them.</summary>
     public IReadOnlyList<ToolConfig> Tools { get; init; } = [];
 
+    /// <summary>Topics (durable event logs), in the order the file lists them.</summary>
+    public IReadOnlyList<TopicConfig> Topics { get; init; } = [];
+
     /// <summary>Directory that relative paths in the file are relative to; default the current directory.</summary>
     public string BaseDirectory { get; init; } = Directory.GetCurrentDirectory();
 }
@@ -98,6 +101,25 @@ public sealed record SourceConfig
     /// <summary>The writable table called <paramref name="name"/>, or null when writes to it are not allowed.</summary>
     public WritableTableConfig? WritableTable(string name) =>
         Writable ? WritableTables.FirstOrDefault(t => string.Equals(t.Name, name, StringComparison.Ordinal)) : null;
+}
+
+/// <summary>A topic: a durable, ordered event log with a retention bound.</summary>
+public sealed record TopicConfig
+{
+    /// <summary>Default number of events kept per topic.</summary>
+    public const long DefaultMaxEvents = 100_000;
+
+    /// <summary>The topic's name, as tools and resources refer to it.</summary>
+    public required string Name { get; init; }
+
+    /// <summary>What the events are, for the model.</summary>
+    public string Description { get; init; } = "";
+
+    /// <summary>Most events kept; older ones are dropped first. Default 100,000.</summary>
+    public long MaxEvents { get; init; } = DefaultMaxEvents;
+
+    /// <summary>Oldest event kept. Default 7 days.</summary>
+    public TimeSpan MaxAge { get; init; } = TimeSpan.FromDays(7);
 }
 
 /// <summary>A table that writes may change.</summary>

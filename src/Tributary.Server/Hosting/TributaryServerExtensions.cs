@@ -7,6 +7,7 @@ using Tributary.Core.Queries;
 using Tributary.Core.Sources;
 using Tributary.Server.Mcp;
 using Tributary.Server.State;
+using Tributary.Topics;
 
 namespace Tributary.Server.Hosting;
 
@@ -50,6 +51,18 @@ public static class TributaryServerExtensions
         foreach (var tool in config.Tools)
         {
             services.AddSingleton<McpServerTool>(sp => NamedTools.Create(tool, sp.GetRequiredService<SourceRegistry>(), sp.GetRequiredService<QueryCursorCodec>(), sp.GetService<WriteRunner>()));
+        }
+
+        var registry = new TopicRegistry(config.Topics);
+        services.AddSingleton(registry);
+        if (config.Topics.Count > 0)
+        {
+            services.AddSingleton<IEventBus, EventBus>();
+            services.AddSingleton<IEventStore>(sp => new SqliteEventStore(
+                Path.Combine(Path.GetFullPath(config.Server.DataDir, config.BaseDirectory), SqliteEventStore.FileName), sp.GetRequiredService<IEventBus>(), registry.Retention));
+            services.AddSingleton<McpServerTool, PublishEventTool>();
+            services.AddSingleton<McpServerTool, ReadEventsTool>();
+            services.AddSingleton<McpServerResource, TopicResource>();
         }
 
         if (config.Sources.Any(s => s.Writable))

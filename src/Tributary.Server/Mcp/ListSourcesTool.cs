@@ -8,23 +8,25 @@ namespace Tributary.Server.Mcp;
 /// <c>list_sources</c>: every source with its kind, description, whether it is read-only (and which tables writes may
 /// change), and its table count; a source that cannot be reached right now is listed with the reason.
 /// </summary>
-public sealed class ListSourcesTool(SourceRegistry sources) : TributaryTool(ReadOnlyTool(
+public sealed class ListSourcesTool(SourceRegistry sources, Topics.TopicRegistry topics) : TributaryTool(ReadOnlyTool(
     "list_sources",
     "List data sources",
-    "Lists the data sources this server can query: name, kind, description, whether it is read-only (else the tables update_rows may change), and how many tables it has. Start here, then call describe_schema.",
+    "Lists the data sources this server can query: name, kind, description, whether it is read-only (else the tables update_rows may change), and how many tables it has; and the topics (live event logs) to follow with read_events. Start here, then call describe_schema.",
     """{"type":"object","properties":{},"additionalProperties":false}""",
     """
     {"type":"object","required":["sources"],"properties":{"sources":{"type":"array","items":{"type":"object",
       "required":["name","kind","description","read_only","table_count"],
       "properties":{"name":{"type":"string"},"kind":{"type":"string"},"description":{"type":"string"},
         "read_only":{"type":"boolean"},"writable_tables":{"type":"array","items":{"type":"string"}},
-        "table_count":{"type":["integer","null"]},"error":{"type":"string"}}}}}}
+        "table_count":{"type":["integer","null"]},"error":{"type":"string"}}}},
+      "topics":{"type":"array","items":{"type":"object","required":["name","description"],"properties":{"name":{"type":"string"},"description":{"type":"string"}}}}}}
     """))
 {
     /// <summary>Writes the sources list as JSON (shared with the <c>tributary://sources</c> resource).</summary>
-    public static async Task WriteAsync(SourceRegistry sources, IBufferWriter<byte> output, CancellationToken cancellationToken)
+    public static async Task WriteAsync(SourceRegistry sources, Topics.TopicRegistry topics, IBufferWriter<byte> output, CancellationToken cancellationToken)
     {
         ArgumentNullException.ThrowIfNull(sources);
+        ArgumentNullException.ThrowIfNull(topics);
         var counts = await Task.WhenAll(sources.All.Select(async s =>
         {
             try
@@ -73,9 +75,23 @@ public sealed class ListSourcesTool(SourceRegistry sources) : TributaryTool(Read
         }
 
         json.WriteEndArray();
+        if (topics.All.Count > 0)
+        {
+            json.WriteStartArray("topics"u8);
+            foreach (var topic in topics.All)
+            {
+                json.WriteStartObject();
+                json.WriteString("name"u8, topic.Name);
+                json.WriteString("description"u8, topic.Description);
+                json.WriteEndObject();
+            }
+
+            json.WriteEndArray();
+        }
+
         json.WriteEndObject();
     }
 
     private protected override async ValueTask ExecuteAsync(ToolArguments arguments, IBufferWriter<byte> output, CancellationToken cancellationToken) =>
-        await WriteAsync(sources, output, cancellationToken);
+        await WriteAsync(sources, topics, output, cancellationToken);
 }

@@ -84,12 +84,12 @@ public abstract class FixedJsonResource : JsonResource
 }
 
 /// <summary><c>tributary://sources</c>: the sources, as <c>list_sources</c> returns them.</summary>
-public sealed class SourcesResource(SourceRegistry sources) : FixedJsonResource(
+public sealed class SourcesResource(SourceRegistry sources, Tributary.Topics.TopicRegistry topics) : FixedJsonResource(
     "tributary://sources", "sources", "Data sources", "The data sources: name, kind, description, read-only flag and table count.")
 {
     /// <inheritdoc />
     protected override Task ReadJsonAsync(IReadOnlyDictionary<string, string> values, IBufferWriter<byte> output, CancellationToken cancellationToken) =>
-        ListSourcesTool.WriteAsync(sources, output, cancellationToken);
+        ListSourcesTool.WriteAsync(sources, topics, output, cancellationToken);
 }
 
 /// <summary><c>tributary://sources/{source}/schema</c>: a source's whole schema.</summary>
@@ -120,5 +120,31 @@ public sealed class AuditResource(State.StateStore state) : FixedJsonResource(
         using var json = new System.Text.Json.Utf8JsonWriter(output);
         State.AuditJson.Write(state.ReadAudit(100), json);
         return Task.CompletedTask;
+    }
+}
+
+/// <summary><c>tributary://topics/{topic}</c>: a topic's newest 50 events and the cursor to read on from with <c>read_events</c>.</summary>
+internal sealed class TopicResource(Tributary.Topics.TopicRegistry topics, Tributary.Topics.IEventStore store) : JsonResource(
+    "tributary://topics/{topic}", "topic", "Topic", "A topic's newest 50 events and its cursor: pass the cursor to read_events as 'after' to follow it.")
+{
+    /// <inheritdoc />
+    protected override async Task ReadJsonAsync(IReadOnlyDictionary<string, string> values, IBufferWriter<byte> output, CancellationToken cancellationToken)
+    {
+        var topic = topics.Get(values["topic"]);
+        var events = await store.ReadLatestAsync(topic.Name, 50, Tributary.Topics.EventFilter.All, cancellationToken);
+        var cursor = events.Count > 0 ? events[^1].Sequence : await store.LastSequenceAsync(cancellationToken);
+        await using var json = new System.Text.Json.Utf8JsonWriter(output);
+        json.WriteStartObject();
+        json.WriteString("topic"u8, topic.Name);
+        json.WriteString("description"u8, topic.Description);
+        json.WriteStartArray("events"u8);
+        foreach (var e in events)
+        {
+            ReadEventsTool.WriteEvent(json, e);
+        }
+
+        json.WriteEndArray();
+        json.WriteNumber("cursor"u8, cursor);
+        json.WriteEndObject();
     }
 }

@@ -1,0 +1,66 @@
+using System.Collections.Concurrent;
+
+namespace Tributary.Topics;
+
+/// <summary>The in-process <see cref="IEventBus"/>: one signal per topic, replaced on every announcement.</summary>
+public sealed class EventBus : IEventBus
+{
+    private readonly ConcurrentDictionary<string, Signal> _topics = new(StringComparer.Ordinal);
+
+    /// <inheritdoc />
+    public void Announce(string topic, long sequence)
+    {
+        var signal = _topics.GetOrAdd(topic, _ => new Signal());
+        TaskCompletionSource fired;
+        lock (signal)
+        {
+            if (sequence <= signal.Last)
+            {
+                return;
+            }
+
+            signal.Last = sequence;
+            fired = signal.Next;
+            signal.Next = new TaskCompletionSource(TaskCreationOptions.RunContinuationsAsynchronously);
+        }
+
+        fired.TrySetResult();
+    }
+
+    /// <inheritdoc />
+    public async Task<bool> WaitAsync(string topic, long after, TimeSpan timeout, CancellationToken cancellationToken)
+    {
+        var signal = _topics.GetOrAdd(topic, _ => new Signal());
+        using var deadline = CancellationTokenSource.CreateLinkedTokenSource(cancellationToken);
+        deadline.CancelAfter(timeout);
+        while (true)
+        {
+            Task next;
+            lock (signal)
+            {
+                if (signal.Last > after)
+                {
+                    return true;
+                }
+
+                next = signal.Next.Task;
+            }
+
+            try
+            {
+                await next.WaitAsync(deadline.Token);
+            }
+            catch (OperationCanceledException) when (!cancellationToken.IsCancellationRequested)
+            {
+                return false;
+            }
+        }
+    }
+
+    private sealed class Signal
+    {
+        public long Last { get; set; }
+
+        public TaskCompletionSource Next { get; set; } = new(TaskCreationOptions.RunContinuationsAsynchronously);
+    }
+}

@@ -1,0 +1,65 @@
+using System.Text.Json;
+
+namespace Tributary.Topics;
+
+/// <summary>How serious an event is, in increasing order.</summary>
+public enum Severity
+{
+    /// <summary>Detail for debugging.</summary>
+    Debug,
+
+    /// <summary>Normal activity.</summary>
+    Info,
+
+    /// <summary>Something to look at.</summary>
+    Warning,
+
+    /// <summary>Something failed.</summary>
+    Error,
+
+    /// <summary>Something failed badly.</summary>
+    Critical,
+}
+
+/// <summary>Names of severities as they appear in events, filters and log lines.</summary>
+public static class Severities
+{
+    /// <summary>The name written for <paramref name="severity"/>.</summary>
+    public static string Name(Severity severity) => severity switch
+    {
+        Severity.Debug => "debug",
+        Severity.Info => "info",
+        Severity.Warning => "warning",
+        Severity.Error => "error",
+        _ => "critical",
+    };
+
+    /// <summary>Reads a severity name (debug, info, warn or warning, error, critical or fatal; any case).</summary>
+    public static bool TryParse(string? text, out Severity severity)
+    {
+        severity = (text ?? "").Trim().ToLowerInvariant() switch
+        {
+            "debug" or "trace" => Severity.Debug,
+            "info" or "information" or "notice" => Severity.Info,
+            "warn" or "warning" => Severity.Warning,
+            "error" or "err" => Severity.Error,
+            "critical" or "crit" or "fatal" => Severity.Critical,
+            _ => (Severity)(-1),
+        };
+        return severity >= Severity.Debug;
+    }
+}
+
+/// <summary>An event as stored: its sequence number is the cursor that readers resume from.</summary>
+/// <param name="Sequence">Position in the log; increases with every append, across topics.</param>
+/// <param name="Topic">The topic it belongs to.</param>
+/// <param name="Type">What happened, such as <c>order.created</c>.</param>
+/// <param name="Source">Who reported it, such as <c>publish_event</c> or a webhook.</param>
+/// <param name="Severity">How serious it is.</param>
+/// <param name="Time">When it was appended.</param>
+/// <param name="Data">Its JSON payload.</param>
+/// <param name="TraceId">A trace id that links it to other events and requests, or null.</param>
+public sealed record TopicEvent(long Sequence, string Topic, string Type, string Source, Severity Severity, DateTimeOffset Time, JsonElement Data, string? TraceId);
+
+/// <summary>An event to append.</summary>
+public sealed record NewEvent(string Topic, string Type, string Source, Severity Severity, JsonElement Data, string? TraceId = null);
