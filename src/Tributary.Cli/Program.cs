@@ -6,5 +6,6 @@ var root = new RootCommand("Tributary: connects AI assistants to live data over 
     ServeCommand.Create(),
     CheckCommand.Create(),
     AuditCommand.Create(),
+    PublishCommand.Create(),
 };
 return await root.Parse(args).InvokeAsync();

@@ -65,7 +65,9 @@ public sealed class SqliteEventStore : IEventStore
     public async Task<TopicEvent> AppendAsync(NewEvent newEvent, CancellationToken cancellationToken)
     {
         ArgumentNullException.ThrowIfNull(newEvent);
-        var pending = new Pending(newEvent, DateTimeOffset.UtcNow, new TaskCompletionSource<TopicEvent>(TaskCreationOptions.RunContinuationsAsynchronously));
+        // Times are kept to the microsecond, as stored, so an appended event equals the one read back.
+        var now = DateTimeOffset.UtcNow;
+        var pending = new Pending(newEvent, now.AddTicks(-(now.Ticks % 10)), new TaskCompletionSource<TopicEvent>(TaskCreationOptions.RunContinuationsAsynchronously));
         await _queue.Writer.WriteAsync(pending, cancellationToken);
         return await pending.Done.Task;
     }
@@ -160,7 +162,7 @@ public sealed class SqliteEventStore : IEventStore
                     parameters[1].Value = e.Type;
                     parameters[2].Value = e.Source;
                     parameters[3].Value = (int)e.Severity;
-                    parameters[4].Value = pending.Time.UtcDateTime.ToString("yyyy-MM-ddTHH:mm:ss.ffffffZ", CultureInfo.InvariantCulture);
+                    parameters[4].Value = TopicEvent.FormatTime(pending.Time);
                     parameters[5].Value = e.Data.GetRawText();
                     parameters[6].Value = (object?)e.TraceId ?? DBNull.Value;
                     batch.Add((pending, (long)insert.ExecuteScalar()!));
@@ -210,7 +212,7 @@ public sealed class SqliteEventStore : IEventStore
             """;
         command.Parameters.AddWithValue("$topic", topic);
         command.Parameters.AddWithValue("$keep", retention.MaxEvents);
-        command.Parameters.AddWithValue("$oldest", (DateTimeOffset.UtcNow - retention.MaxAge).UtcDateTime.ToString("yyyy-MM-ddTHH:mm:ss.ffffffZ", CultureInfo.InvariantCulture));
+        command.Parameters.AddWithValue("$oldest", TopicEvent.FormatTime(DateTimeOffset.UtcNow - retention.MaxAge));
         command.ExecuteNonQuery();
     }
 

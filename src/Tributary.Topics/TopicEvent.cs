@@ -1,4 +1,6 @@
 using System.Text.Json;
+using System.Text.RegularExpressions;
+using Tributary.Core;
 
 namespace Tributary.Topics;
 
@@ -59,7 +61,50 @@ public static class Severities
 /// <param name="Time">When it was appended.</param>
 /// <param name="Data">Its JSON payload.</param>
 /// <param name="TraceId">A trace id that links it to other events and requests, or null.</param>
-public sealed record TopicEvent(long Sequence, string Topic, string Type, string Source, Severity Severity, DateTimeOffset Time, JsonElement Data, string? TraceId);
+public sealed record TopicEvent(long Sequence, string Topic, string Type, string Source, Severity Severity, DateTimeOffset Time, JsonElement Data, string? TraceId)
+{
+    /// <summary>An event time as stored and shown: UTC, to the microsecond, such as <c>2026-01-31T12:00:00.123456Z</c>.</summary>
+    public static string FormatTime(DateTimeOffset time) => time.UtcDateTime.ToString("yyyy-MM-ddTHH:mm:ss.ffffffZ", System.Globalization.CultureInfo.InvariantCulture);
+}
 
 /// <summary>An event to append.</summary>
-public sealed record NewEvent(string Topic, string Type, string Source, Severity Severity, JsonElement Data, string? TraceId = null);
+public sealed partial record NewEvent(string Topic, string Type, string Source, Severity Severity, JsonElement Data, string? TraceId = null)
+{
+    /// <summary>Largest payload accepted, in bytes of JSON.</summary>
+    public const int MaxDataBytes = 256 * 1024;
+
+    /// <summary>Checks an event's parts and makes it; a bad part is a <see cref="ToolException"/> that says what to change.</summary>
+    public static NewEvent Create(string topic, string type, JsonElement? data, string? severity, string? traceId, string source)
+    {
+        if (!TypeRegex().IsMatch(type))
+        {
+            throw new ToolException("'type' must be 1 to 100 letters, digits and _ . : - (such as order.flagged)");
+        }
+
+        if (data is not { } payload)
+        {
+            throw new ToolException("'data' is required: the event's JSON payload");
+        }
+
+        if (payload.GetRawText().Length > MaxDataBytes)
+        {
+            throw new ToolException($"'data' is over {MaxDataBytes / 1024} KiB of JSON: publish a smaller payload (a reference to the rest)");
+        }
+
+        var level = Severity.Info;
+        if (severity is not null && !Severities.TryParse(severity, out level))
+        {
+            throw new ToolException("'severity' must be one of debug, info, warning, error, critical");
+        }
+
+        if (traceId is { Length: > 64 })
+        {
+            throw new ToolException("'trace_id' must have at most 64 characters");
+        }
+
+        return new NewEvent(topic, type, source, level, payload.Clone(), traceId);
+    }
+
+    [GeneratedRegex("^[A-Za-z0-9_.:-]{1,100}$")]
+    private static partial Regex TypeRegex();
+}

@@ -18,6 +18,11 @@ public static class DemoMode
         {
             BaseDirectory = directory,
             Server = server with { DataDir = directory },
+            Topics =
+            [
+                new TopicConfig { Name = "orders", Description = "Order activity: orders created, paid, shipped and cancelled" },
+                new TopicConfig { Name = "logs", Description = "Application log lines of the shop's services, with their severity" },
+            ],
             Sources =
             [
                 new SourceConfig

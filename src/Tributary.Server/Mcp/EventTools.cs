@@ -1,14 +1,13 @@
 using System.Buffers;
 using System.Globalization;
 using System.Text.Json;
-using System.Text.RegularExpressions;
 using Tributary.Core;
 using Tributary.Topics;
 
 namespace Tributary.Server.Mcp;
 
 /// <summary><c>publish_event</c>: appends an event to a topic; durable when it returns, with its sequence number.</summary>
-internal sealed partial class PublishEventTool(TopicRegistry topics, IEventStore store) : TributaryTool(WriteTool(
+internal sealed class PublishEventTool(TopicRegistry topics, IEventStore store) : TributaryTool(WriteTool(
     "publish_event",
     "Publish an event",
     "Appends an event {type, data, severity?} to a topic. It is durable when this returns, with its sequence number; readers of the topic (read_events, subscriptions) see it next.",
@@ -26,56 +25,19 @@ internal sealed partial class PublishEventTool(TopicRegistry topics, IEventStore
     destructive: false,
     idempotent: false))
 {
-    /// <summary>Largest payload accepted, in bytes of JSON.</summary>
-    public const int MaxDataBytes = 256 * 1024;
-
     private protected override async ValueTask ExecuteAsync(ToolArguments arguments, IBufferWriter<byte> output, CancellationToken cancellationToken)
     {
         var topic = topics.Get(arguments.RequiredString("topic")).Name;
-        var newEvent = Validate(topic, arguments.RequiredString("type"), arguments.Get("data"), arguments.String("severity"), arguments.String("trace_id"), "publish_event");
+        var newEvent = NewEvent.Create(topic, arguments.RequiredString("type"), arguments.Get("data"), arguments.String("severity"), arguments.String("trace_id"), "publish_event");
         var stored = await store.AppendAsync(newEvent, cancellationToken);
         using var json = new Utf8JsonWriter(output);
         json.WriteStartObject();
         json.WriteString("topic"u8, stored.Topic);
         json.WriteNumber("sequence"u8, stored.Sequence);
-        json.WriteString("time"u8, stored.Time);
+        json.WriteString("time"u8, TopicEvent.FormatTime(stored.Time));
         json.WriteEndObject();
     }
 
-    /// <summary>Checks an event's parts (shared with the <c>tributary publish</c> command).</summary>
-    public static NewEvent Validate(string topic, string type, JsonElement? data, string? severity, string? traceId, string source)
-    {
-        if (!TypeRegex().IsMatch(type))
-        {
-            throw new ToolException("'type' must be 1 to 100 letters, digits and _ . : - (such as order.flagged)");
-        }
-
-        if (data is not { } payload)
-        {
-            throw new ToolException("'data' is required: the event's JSON payload");
-        }
-
-        if (payload.GetRawText().Length > MaxDataBytes)
-        {
-            throw new ToolException($"'data' is over {MaxDataBytes / 1024} KiB of JSON: publish a smaller payload (a reference to the rest)");
-        }
-
-        var level = Severity.Info;
-        if (severity is not null && !Severities.TryParse(severity, out level))
-        {
-            throw new ToolException("'severity' must be one of debug, info, warning, error, critical");
-        }
-
-        if (traceId is { Length: > 64 })
-        {
-            throw new ToolException("'trace_id' must have at most 64 characters");
-        }
-
-        return new NewEvent(topic, type, source, level, payload.Clone(), traceId);
-    }
-
-    [GeneratedRegex("^[A-Za-z0-9_.:-]{1,100}$")]
-    private static partial Regex TypeRegex();
 }
 
 /// <summary>
@@ -163,7 +125,7 @@ internal sealed class ReadEventsTool(TopicRegistry topics, IEventStore store, IE
         json.WriteString("type"u8, e.Type);
         json.WriteString("source"u8, e.Source);
         json.WriteString("severity"u8, Severities.Name(e.Severity));
-        json.WriteString("time"u8, e.Time);
+        json.WriteString("time"u8, TopicEvent.FormatTime(e.Time));
         json.WritePropertyName("data"u8);
         e.Data.WriteTo(json);
         if (e.TraceId is { } trace)

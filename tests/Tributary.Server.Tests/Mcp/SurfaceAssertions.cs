@@ -7,15 +7,17 @@ namespace Tributary.Server.Tests.Mcp;
 /// <summary>One walk through Tributary's MCP surface, run over every transport and protocol version.</summary>
 internal static class SurfaceAssertions
 {
-    /// <summary>Walks the surface; <paramref name="writable"/> is true for the demo, whose orders accept update_rows.</summary>
+    /// <summary>Walks the surface; <paramref name="writable"/> is true for the demo, whose orders accept update_rows and which has topics.</summary>
     public static async Task ExerciseAsync(McpClient client, bool writable = false)
     {
         Assert.Equal("tributary", client.ServerInfo!.Name);
         Assert.Contains("list_sources", client.ServerInstructions, StringComparison.Ordinal);
 
         var tools = await client.ListToolsAsync();
-        Assert.Equal(writable ? ["describe_schema", "list_sources", "query", "update_rows"] : ["describe_schema", "list_sources", "query"], tools.Select(t => t.Name).Order());
-        foreach (var tool in tools.Where(t => t.Name != "update_rows"))
+        Assert.Equal(
+            writable ? ["describe_schema", "list_sources", "publish_event", "query", "read_events", "update_rows"] : ["describe_schema", "list_sources", "query"],
+            tools.Select(t => t.Name).Order());
+        foreach (var tool in tools.Where(t => t.Name is not ("update_rows" or "publish_event")))
         {
             var annotations = tool.ProtocolTool.Annotations!;
             Assert.True(annotations.ReadOnlyHint);
@@ -49,7 +51,9 @@ internal static class SurfaceAssertions
         Assert.Contains(listed, r => r.Uri == "tributary://sources");
         var templates = await client.ListResourceTemplatesAsync();
         Assert.Equal(
-            ["tributary://sources/{source}/schema", "tributary://sources/{source}/tables/{table}"],
+            writable
+                ? ["tributary://sources/{source}/schema", "tributary://sources/{source}/tables/{table}", "tributary://topics/{topic}"]
+                : ["tributary://sources/{source}/schema", "tributary://sources/{source}/tables/{table}"],
             templates.Select(t => t.UriTemplate).Order());
 
         var sourcesResource = await client.ReadResourceAsync("tributary://sources");

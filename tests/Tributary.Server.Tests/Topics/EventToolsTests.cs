@@ -1,0 +1,114 @@
+using System.Text.Json;
+using Tributary.Core.Configuration;
+using Tributary.Server.Tests.Mcp;
+using Tributary.Testing;
+
+namespace Tributary.Server.Tests.Topics;
+
+/// <summary>Tributary over HTTP with two topics in its own data directory.</summary>
+public sealed class TopicsServer : TributaryHttpServer
+{
+    protected override async Task<TributaryConfig> CreateConfigAsync() => await base.CreateConfigAsync() with
+    {
+        Topics = [new TopicConfig { Name = "orders", Description = "Order activity" }, new TopicConfig { Name = "logs", Description = "Application logs" }],
+    };
+}
+
+public sealed class EventToolsTests(TopicsServer server) : IClassFixture<TopicsServer>
+{
+    [Fact]
+    public async Task A_published_event_is_read_after_the_cursor_exactly_once()
+    {
+        await using var client = await server.ConnectAsync();
+        var start = (await client.CallOkAsync("read_events", new() { ["topic"] = "orders", ["limit"] = 1 })).GetProperty("cursor").GetInt64();
+        var published = await client.CallOkAsync("publish_event", new()
+        {
+            ["topic"] = "orders", ["type"] = "order.flagged", ["data"] = new { order_id = 42, message = "manual review" }, ["severity"] = "warning", ["trace_id"] = "trace-1",
+        });
+        var sequence = published.GetProperty("sequence").GetInt64();
+        Assert.True(sequence > start);
+
+        var read = await client.CallOkAsync("read_events", new() { ["topic"] = "orders", ["after"] = start });
+        var e = Assert.Single(read.GetProperty("events").EnumerateArray().ToList());
+        Assert.Equal(sequence, e.GetProperty("seq").GetInt64());
+        Assert.Equal("order.flagged", e.GetProperty("type").GetString());
+        Assert.Equal("warning", e.GetProperty("severity").GetString());
+        Assert.Equal(42, e.GetProperty("data").GetProperty("order_id").GetInt32());
+        Assert.Equal("trace-1", e.GetProperty("trace_id").GetString());
+        Assert.Equal(sequence, read.GetProperty("cursor").GetInt64());
+
+        var again = await client.CallOkAsync("read_events", new() { ["topic"] = "orders", ["after"] = sequence });
+        Assert.Equal(0, again.GetProperty("events").GetArrayLength());
+        Assert.Equal(sequence, again.GetProperty("cursor").GetInt64());
+
+        var resource = await client.ReadResourceAsync("tributary://topics/orders");
+        var text = Assert.IsType<ModelContextProtocol.Protocol.TextResourceContents>(Assert.Single(resource.Contents)).Text;
+        Assert.Equal(sequence, JsonDocument.Parse(text).RootElement.GetProperty("cursor").GetInt64());
+    }
+
+    [Fact]
+    public async Task A_waiting_read_wakes_on_publish_and_skips_what_its_filter_drops()
+    {
+        await using var reader = await server.ConnectAsync();
+        await using var writer = await server.ConnectAsync();
+        var cursor = (await reader.CallOkAsync("read_events", new() { ["topic"] = "logs", ["limit"] = 1 })).GetProperty("cursor").GetInt64();
+
+        var waiting = reader.CallOkAsync("read_events", new()
+        {
+            ["topic"] = "logs", ["after"] = cursor, ["wait_ms"] = 30_000, ["filter"] = new { min_severity = "error" },
+        });
+        await writer.CallOkAsync("publish_event", new() { ["topic"] = "logs", ["type"] = "line", ["data"] = new { message = "fine" } });
+        await writer.CallOkAsync("publish_event", new() { ["topic"] = "logs", ["type"] = "line", ["data"] = new { message = "disk full" }, ["severity"] = "error" });
+
+        var woke = await waiting;
+        var e = Assert.Single(woke.GetProperty("events").EnumerateArray().ToList());
+        Assert.Equal("disk full", e.GetProperty("data").GetProperty("message").GetString());
+    }
+
+    [Fact]
+    public async Task A_wait_with_nothing_new_returns_empty_with_the_same_cursor()
+    {
+        await using var client = await server.ConnectAsync();
+        var cursor = (await client.CallOkAsync("read_events", new() { ["topic"] = "orders", ["limit"] = 1 })).GetProperty("cursor").GetInt64();
+        var read = await client.CallOkAsync("read_events", new() { ["topic"] = "orders", ["after"] = cursor, ["wait_ms"] = 200, ["filter"] = new { types = new[] { "never" } } });
+        Assert.Equal(0, read.GetProperty("events").GetArrayLength());
+        Assert.True(read.GetProperty("cursor").GetInt64() >= cursor);
+    }
+
+    [Theory]
+    [InlineData("read_events", """{"topic":"nope"}""", "unknown topic 'nope' (topics: orders, logs)")]
+    [InlineData("read_events", """{"topic":"orders","after":"abc"}""", "'after' is not a cursor")]
+    [InlineData("read_events", """{"topic":"orders","after":-1}""", "cursors are never negative")]
+    [InlineData("read_events", """{"topic":"orders","after":999999999}""", "is ahead of the log")]
+    [InlineData("read_events", """{"topic":"orders","filter":{"colour":"red"}}""", "filter.colour is not a filter")]
+    [InlineData("read_events", """{"topic":"orders","filter":{"message":"(unclosed"}}""", "filter.message is not a valid regular expression")]
+    [InlineData("read_events", """{"topic":"orders","wait_ms":600000}""", "'wait_ms' must be between 0 and 60000")]
+    [InlineData("publish_event", """{"topic":"nope","type":"x","data":{}}""", "unknown topic 'nope'")]
+    [InlineData("publish_event", """{"topic":"orders","type":"has space","data":{}}""", "'type' must be 1 to 100 letters")]
+    [InlineData("publish_event", """{"topic":"orders","type":"x"}""", "'data' is required")]
+    [InlineData("publish_event", """{"topic":"orders","type":"x","data":{},"severity":"loud"}""", "'severity' must be one of")]
+    public async Task Bad_event_calls_are_tool_errors(string tool, string arguments, string expected)
+    {
+        await using var client = await server.ConnectAsync();
+        var message = await client.CallErrorAsync(tool, JsonSerializer.Deserialize<Dictionary<string, object?>>(arguments)!);
+        Assert.Contains(expected, message, StringComparison.Ordinal);
+    }
+
+    [Fact]
+    public async Task A_catastrophic_message_filter_is_stopped_with_a_tool_error()
+    {
+        await using var client = await server.ConnectAsync();
+        var cursor = (await client.CallOkAsync("read_events", new() { ["topic"] = "logs", ["limit"] = 1 })).GetProperty("cursor").GetInt64();
+        await client.CallOkAsync("publish_event", new() { ["topic"] = "logs", ["type"] = "line", ["data"] = new { message = new string('a', 40) + "!" } });
+        var message = await client.CallErrorAsync("read_events", new() { ["topic"] = "logs", ["after"] = cursor, ["filter"] = new { message = "^(a+)+$" } });
+        Assert.Contains("was stopped", message, StringComparison.Ordinal);
+    }
+
+    [Fact]
+    public async Task Topics_are_listed_with_the_sources()
+    {
+        await using var client = await server.ConnectAsync();
+        var listed = await client.CallOkAsync("list_sources");
+        Assert.Equal(["orders", "logs"], listed.GetProperty("topics").EnumerateArray().Select(t => t.GetProperty("name").GetString()));
+    }
+}
