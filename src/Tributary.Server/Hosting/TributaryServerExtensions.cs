@@ -63,6 +63,7 @@ public static class TributaryServerExtensions
             services.AddSingleton<McpServerTool, PublishEventTool>();
             services.AddSingleton<McpServerTool, ReadEventsTool>();
             services.AddSingleton<McpServerResource, TopicResource>();
+            services.AddSingleton<TopicSubscriptions>();
         }
 
         if (config.Sources.Any(s => s.Writable))
@@ -74,7 +75,7 @@ public static class TributaryServerExtensions
             services.AddSingleton<McpServerResource, AuditResource>();
         }
 
-        return services
+        var builder = services
             .AddMcpServer(options =>
             {
                 options.ServerInfo = ServerInfo;
@@ -82,5 +83,14 @@ public static class TributaryServerExtensions
             })
             .WithCompleteHandler((request, cancellationToken) =>
                 request.Services!.GetRequiredService<NameCompletion>().CompleteAsync(request, cancellationToken));
+        if (config.Topics.Count > 0)
+        {
+            builder
+                .WithSubscribeToResourcesHandler((request, cancellationToken) => request.Services!.GetRequiredService<TopicSubscriptions>().SubscribeAsync(request, cancellationToken))
+                .WithUnsubscribeFromResourcesHandler((request, cancellationToken) => request.Services!.GetRequiredService<TopicSubscriptions>().UnsubscribeAsync(request, cancellationToken))
+                .WithSubscriptionsListenHandler((request, cancellationToken) => request.Services!.GetRequiredService<TopicSubscriptions>().ListenAsync(request, cancellationToken));
+        }
+
+        return builder;
     }
 }

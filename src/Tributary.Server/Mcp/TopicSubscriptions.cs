@@ -1,0 +1,200 @@
+using System.Collections.Concurrent;
+using System.Text.Json.Nodes;
+using Microsoft.Extensions.Logging;
+using ModelContextProtocol;
+using ModelContextProtocol.Protocol;
+using ModelContextProtocol.Server;
+using Tributary.Topics;
+
+namespace Tributary.Server.Mcp;
+
+/// <summary>
+/// Pushes "this topic has new events" to MCP clients of both eras: <c>resources/subscribe</c> on an initialize session
+/// gives <c>notifications/resources/updated</c>; a 2026-07-28 <c>subscriptions/listen</c> gets the acknowledgement, then
+/// the same notifications tagged with its subscription id over the held-open response. Each subscription waits on the bus
+/// for its topic on its own, so a slow client delays nobody else, and a burst becomes one notification per
+/// <see cref="Coalesce"/>; the reader then reads every event since its cursor (the log keeps them all).
+/// </summary>
+internal sealed partial class TopicSubscriptions(TopicRegistry topics, IEventStore store, IEventBus bus, ILogger<TopicSubscriptions> logger)
+{
+    /// <summary>Most resources one subscription request (or one session) may follow.</summary>
+    public const int MaxPerRequest = 100;
+
+    /// <summary>Most subscriptions this node holds at once.</summary>
+    public const int MaxActive = 10_000;
+
+    /// <summary>How long a burst is gathered into one notification.</summary>
+    public static readonly TimeSpan Coalesce = TimeSpan.FromMilliseconds(20);
+
+    private const string Prefix = "tributary://topics/";
+    private readonly ConcurrentDictionary<(McpServer Session, string Uri), CancellationTokenSource> _sessionSubscriptions = new();
+    private int _active;
+
+    /// <summary>Subscriptions running now (each one waiting on its topic).</summary>
+    public int Active => Volatile.Read(ref _active);
+
+    /// <summary><c>resources/subscribe</c> on an initialize session.</summary>
+    public async ValueTask<EmptyResult> SubscribeAsync(RequestContext<SubscribeRequestParams> request, CancellationToken cancellationToken)
+    {
+        var uri = request.Params?.Uri ?? throw new McpProtocolException("'uri' is required", McpErrorCode.InvalidParams);
+        var topic = Topic(uri);
+        var session = request.Server;
+        if (_sessionSubscriptions.Keys.Count(k => k.Session == session) >= MaxPerRequest)
+        {
+            throw new McpProtocolException($"this session already follows {MaxPerRequest} resources: unsubscribe from some first", McpErrorCode.InvalidRequest);
+        }
+
+        Reserve();
+        var stop = new CancellationTokenSource();
+        if (!_sessionSubscriptions.TryAdd((session, uri), stop))
+        {
+            Release();
+            stop.Dispose();
+            return new EmptyResult();
+        }
+
+        var cursor = await store.LastSequenceAsync(cancellationToken);
+        _ = Task.Run(async () =>
+        {
+            try
+            {
+                await PumpAsync(topic, cursor, ct => session.SendNotificationAsync(NotificationMethods.ResourceUpdatedNotification, new ResourceUpdatedNotificationParams { Uri = uri }, cancellationToken: ct), stop.Token);
+            }
+            finally
+            {
+                _sessionSubscriptions.TryRemove((session, uri), out _);
+                stop.Dispose();
+            }
+        }, CancellationToken.None);
+        return new EmptyResult();
+    }
+
+    /// <summary><c>resources/unsubscribe</c> on an initialize session.</summary>
+    public ValueTask<EmptyResult> UnsubscribeAsync(RequestContext<UnsubscribeRequestParams> request, CancellationToken cancellationToken)
+    {
+        if (request.Params?.Uri is { } uri && _sessionSubscriptions.TryGetValue((request.Server, uri), out var stop))
+        {
+            stop.Cancel();
+        }
+
+        return ValueTask.FromResult(new EmptyResult());
+    }
+
+    /// <summary>
+    /// <c>subscriptions/listen</c> (2026-07-28): acknowledges the topic resources it can follow, then streams their
+    /// updates until the client closes the request.
+    /// </summary>
+    public async ValueTask<EmptyResult> ListenAsync(RequestContext<SubscriptionsListenRequestParams> request, CancellationToken cancellationToken)
+    {
+        var requested = request.Params?.Notifications?.ResourceSubscriptions ?? [];
+        if (requested.Count > MaxPerRequest)
+        {
+            throw new McpProtocolException($"at most {MaxPerRequest} resources per subscriptions/listen (asked for {requested.Count})", McpErrorCode.InvalidParams);
+        }
+
+        var granted = requested.Distinct(StringComparer.Ordinal).Select(uri => (Uri: uri, Topic: Topic(uri))).ToList();
+        var subscriptionId = request.JsonRpcRequest.Id;
+        var server = request.Server;
+        var acknowledged = new JsonObject { ["notifications"] = new JsonObject { ["resourceSubscriptions"] = new JsonArray(granted.Select(g => (JsonNode?)JsonValue.Create(g.Uri)).ToArray()) } };
+        await server.SendMessageAsync(Tagged(NotificationMethods.SubscriptionsAcknowledgedNotification, acknowledged, subscriptionId), cancellationToken);
+        if (granted.Count == 0)
+        {
+            return new EmptyResult();
+        }
+
+        var cursor = await store.LastSequenceAsync(cancellationToken);
+        var pumps = new List<Task>();
+        try
+        {
+            foreach (var (uri, topic) in granted)
+            {
+                Reserve();
+                pumps.Add(PumpAsync(topic, cursor, ct => server.SendMessageAsync(Tagged(NotificationMethods.ResourceUpdatedNotification, new JsonObject { ["uri"] = uri }, subscriptionId), ct), cancellationToken));
+            }
+        }
+        catch (McpProtocolException)
+        {
+            // Over the node's limit part-way: what started stops with the request.
+            await Task.WhenAll(pumps);
+            throw;
+        }
+
+        await Task.WhenAll(pumps);
+        return new EmptyResult();
+    }
+
+    private async Task PumpAsync(string topic, long cursor, Func<CancellationToken, Task> notify, CancellationToken cancellationToken)
+    {
+        try
+        {
+            while (!cancellationToken.IsCancellationRequested)
+            {
+                if (!await bus.WaitAsync(topic, cursor, TimeSpan.FromMinutes(1), cancellationToken))
+                {
+                    continue;
+                }
+
+                await Task.Delay(Coalesce, cancellationToken);
+                cursor = await store.LastSequenceAsync(cancellationToken);
+                await notify(cancellationToken);
+            }
+        }
+        catch (OperationCanceledException) when (cancellationToken.IsCancellationRequested)
+        {
+            // Unsubscribed, or the client closed the stream.
+        }
+        catch (Exception e) when (e is ObjectDisposedException or IOException or InvalidOperationException)
+        {
+            LogEnded(logger, topic, e);
+        }
+        finally
+        {
+            Release();
+        }
+    }
+
+    private string Topic(string uri)
+    {
+        if (!uri.StartsWith(Prefix, StringComparison.Ordinal))
+        {
+            throw new McpProtocolException($"'{uri}' cannot be subscribed to: subscriptions follow topics, tributary://topics/{{topic}}", McpErrorCode.ResourceNotFound);
+        }
+
+        try
+        {
+            return topics.Get(Uri.UnescapeDataString(uri[Prefix.Length..])).Name;
+        }
+        catch (Core.ToolException e)
+        {
+            throw new McpProtocolException(e.Message, McpErrorCode.ResourceNotFound);
+        }
+    }
+
+    private void Reserve()
+    {
+        if (Interlocked.Increment(ref _active) > MaxActive)
+        {
+            Interlocked.Decrement(ref _active);
+            throw new McpProtocolException($"this server already holds {MaxActive} subscriptions: close some, or follow topics with read_events", McpErrorCode.InvalidRequest);
+        }
+    }
+
+    private void Release() => Interlocked.Decrement(ref _active);
+
+    private static JsonRpcNotification Tagged(string method, JsonObject parameters, RequestId subscriptionId)
+    {
+        parameters["_meta"] = new JsonObject
+        {
+            [MetaKeys.SubscriptionId] = subscriptionId.Id switch
+            {
+                string text => JsonValue.Create(text),
+                long number => JsonValue.Create(number),
+                var other => JsonValue.Create(other?.ToString()),
+            },
+        };
+        return new JsonRpcNotification { Method = method, Params = parameters };
+    }
+
+    [LoggerMessage(Level = LogLevel.Debug, Message = "A subscription to topic {Topic} ended: the client is gone")]
+    private static partial void LogEnded(ILogger logger, string topic, Exception reason);
+}
