@@ -22,7 +22,7 @@ public sealed partial class ConfigLoader
     private static readonly string[] ToolKeys = ["source", "description", "statement", "parameters", "destructive", "idempotent"];
     private static readonly string[] ParameterKeys = ["type", "description", "required", "default", .. RuleKeys];
     private static readonly string[] ParameterTypes = ["string", "integer", "number", "boolean"];
-    private static readonly string[] TopicKeys = ["description", "max_events", "max_age"];
+    private static readonly string[] TopicKeys = ["description", "max_events", "max_age", "webhook_secret"];
     private static readonly string[] Formats = ["date-time", "date", "time", "email", "uuid", "uri"];
 
     /// <summary>Names of Tributary's own tools, which named tools may not take.</summary>
@@ -392,9 +392,15 @@ public sealed partial class ConfigLoader
                     {
                         "description" => topic with { Description = reader.Scalar(value, keyPath) ?? "" },
                         "max_events" => topic with { MaxEvents = reader.Integer(value, keyPath, 1, 1_000_000_000) ?? topic.MaxEvents },
-                        _ => topic with { MaxAge = reader.Duration(value, keyPath, TimeSpan.FromDays(3650)) ?? topic.MaxAge },
+                        "max_age" => topic with { MaxAge = reader.Duration(value, keyPath, TimeSpan.FromDays(3650)) ?? topic.MaxAge },
+                        _ => topic with { WebhookSecret = reader.Scalar(value, keyPath) },
                     };
                 }
+            }
+
+            if (topic.WebhookSecret is { Length: < 32 })
+            {
+                reader.Errors.Add(path + ".webhook_secret", "is shorter than 32 characters: use a long random secret (such as the output of 'openssl rand -hex 32'), from the environment: ${HOOK_SECRET}", LineOf(nameNode.Start));
             }
 
             topics.Add(topic);

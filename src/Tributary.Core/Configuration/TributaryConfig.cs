@@ -120,6 +120,9 @@ public sealed record TopicConfig
 
     /// <summary>Oldest event kept. Default 7 days.</summary>
     public TimeSpan MaxAge { get; init; } = TimeSpan.FromDays(7);
+
+    /// <summary>The secret that signs webhooks to <c>POST /hooks/{topic}</c>; null when the topic takes no webhooks.</summary>
+    public string? WebhookSecret { get; init; }
 }
 
 /// <summary>A table that writes may change.</summary>

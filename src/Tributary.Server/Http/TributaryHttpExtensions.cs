@@ -1,3 +1,4 @@
+using Microsoft.AspNetCore.Routing;
 using Microsoft.AspNetCore.Builder;
 using Microsoft.AspNetCore.Http;
 using Microsoft.Extensions.DependencyInjection;
@@ -44,6 +45,12 @@ public static class TributaryHttpExtensions
         });
         app.UseRouting();
         app.MapGet("/healthz", (RequestDelegate)(context => context.Response.WriteAsync("ok")));
+        if (app.Services.GetService<Topics.IEventStore>() is not null)
+        {
+            var webhooks = ActivatorUtilities.CreateInstance<WebhookEndpoint>(app.Services, TimeProvider.System);
+            app.MapPost("/hooks/{topic}", (RequestDelegate)(context => webhooks.HandleAsync(context, (string)context.GetRouteValue("topic")!)));
+        }
+
         app.MapMcp(McpPath);
         return app;
     }

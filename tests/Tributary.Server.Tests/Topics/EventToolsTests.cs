@@ -8,9 +8,12 @@ namespace Tributary.Server.Tests.Topics;
 /// <summary>Tributary over HTTP with two topics in its own data directory.</summary>
 public sealed class TopicsServer : TributaryHttpServer
 {
+    /// <summary>The secret that signs webhooks to the orders topic.</summary>
+    public const string WebhookSecret = "test-webhook-secret-0123456789abcdef-0123456789";
+
     protected override async Task<TributaryConfig> CreateConfigAsync() => await base.CreateConfigAsync() with
     {
-        Topics = [new TopicConfig { Name = "orders", Description = "Order activity" }, new TopicConfig { Name = "logs", Description = "Application logs" }],
+        Topics = [new TopicConfig { Name = "orders", Description = "Order activity", WebhookSecret = WebhookSecret }, new TopicConfig { Name = "logs", Description = "Application logs" }],
     };
 }
 
