@@ -15,22 +15,23 @@ public sealed class TopicsEndToEndTests
         {
             for (var i = 0; i < 20; i++)
             {
-                var result = await first.CallToolAsync("publish_event", new Dictionary<string, object?> { ["topic"] = "orders", ["type"] = "order.created", ["data"] = new { n = i } });
+                var result = await first.CallToolAsync("publish_event", new Dictionary<string, object?> { ["topic"] = "orders", ["type"] = "e2e.test", ["data"] = new { n = i } });
                 published.Add(((JsonElement)result.StructuredContent!).GetProperty("sequence").GetInt64());
             }
         }
 
         // Another process appends while no server runs.
-        using var cli = TributaryProcess.Start(TestPaths.NewTempDirectory(), null, "publish", "--data-dir", dataDir, "--topic", "orders", "--type", "order.cancelled", "--data", """{"n":20}""", "--severity", "warning");
+        using var cli = TributaryProcess.Start(TestPaths.NewTempDirectory(), null, "publish", "--data-dir", dataDir, "--topic", "orders", "--type", "e2e.test", "--data", """{"n":20}""", "--severity", "warning");
         Assert.Equal(0, await cli.WaitForExitAsync(TimeSpan.FromSeconds(60)));
         published.Add(JsonDocument.Parse(cli.StandardOutput).RootElement.GetProperty("sequence").GetInt64());
 
         await using var second = await StartAsync(dataDir);
+        // The demo's activity simulator publishes too; the filter keeps this test's events.
         var seen = new List<long>();
         long? cursor = published[9];
         while (true)
         {
-            var result = await second.CallToolAsync("read_events", new Dictionary<string, object?> { ["topic"] = "orders", ["after"] = cursor, ["limit"] = 4 });
+            var result = await second.CallToolAsync("read_events", new Dictionary<string, object?> { ["topic"] = "orders", ["after"] = cursor, ["limit"] = 4, ["filter"] = new { types = new[] { "e2e.test" } } });
             var page = (JsonElement)result.StructuredContent!;
             var events = page.GetProperty("events").EnumerateArray().ToList();
             if (events.Count == 0)
@@ -43,6 +44,19 @@ public sealed class TopicsEndToEndTests
         }
 
         Assert.Equal(published.Skip(10), seen);
+    }
+
+    [Fact]
+    public async Task The_demo_topics_are_live_out_of_the_box()
+    {
+        await using var client = await StartAsync(DemoDatabase.DataDirectory());
+        foreach (var topic in new[] { "orders", "logs" })
+        {
+            var read = await client.CallToolAsync("read_events", new Dictionary<string, object?> { ["topic"] = topic, ["after"] = 0, ["wait_ms"] = 20_000, ["limit"] = 1 });
+            var e = ((JsonElement)read.StructuredContent!).GetProperty("events")[0];
+            Assert.Equal("demo", e.GetProperty("source").GetString());
+            Assert.False(string.IsNullOrEmpty(e.GetProperty("data").GetProperty("message").GetString()));
+        }
     }
 
     [Theory]

@@ -15,6 +15,9 @@ public sealed record TributaryConfig
     /// <summary>Topics (durable event logs), in the order the file lists them.</summary>
     public IReadOnlyList<TopicConfig> Topics { get; init; } = [];
 
+    /// <summary>True for the built-in demo, which also runs a gentle activity simulator on its topics.</summary>
+    public bool IsDemo { get; init; }
+
     /// <summary>Directory that relative paths in the file are relative to; default the current directory.</summary>
     public string BaseDirectory { get; init; } = Directory.GetCurrentDirectory();
 }

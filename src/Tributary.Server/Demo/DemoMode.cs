@@ -17,6 +17,7 @@ public static class DemoMode
         return new TributaryConfig
         {
             BaseDirectory = directory,
+            IsDemo = true,
             Server = server with { DataDir = directory },
             Topics =
             [

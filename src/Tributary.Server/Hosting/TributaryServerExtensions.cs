@@ -64,6 +64,10 @@ public static class TributaryServerExtensions
             services.AddSingleton<McpServerTool, ReadEventsTool>();
             services.AddSingleton<McpServerResource, TopicResource>();
             services.AddSingleton<TopicSubscriptions>();
+            if (config.IsDemo)
+            {
+                services.AddHostedService<Demo.DemoActivity>();
+            }
         }
 
         if (config.Sources.Any(s => s.Writable))
