@@ -24,7 +24,10 @@ public static class TributaryServerExtensions
         "query never writes, and statements that run too long are cancelled: narrow them rather than retrying. " +
         "Other tools may be configured for specific tasks: prefer them when they fit. Where list_sources shows writable_tables, update_rows {source, table, key, set, expected_version} changes one row: " +
         "read the row first and pass its version as expected_version; on a conflict, read current_row and decide again; use dry_run to preview and idempotency_key to make retries safe. " +
-        "Schemas are also resources: tributary://sources, tributary://sources/{source}/schema and tributary://sources/{source}/tables/{table}.";
+        "Schemas are also resources: tributary://sources, tributary://sources/{source}/schema and tributary://sources/{source}/tables/{table}. " +
+        "Where list_sources shows topics (live event logs), follow one with read_events {topic, after: cursor, wait_ms}: it returns the events after your cursor and the cursor to pass next, " +
+        "waiting up to wait_ms for the next event, so a loop of read_events misses nothing; filter by types, min_severity, message (a regular expression) or data fields. " +
+        "Clients that handle notifications can subscribe to tributary://topics/{topic} instead, then read_events from their cursor when told of an update.";
 
     /// <summary>Tributary's name and version as MCP server info.</summary>
     public static Implementation ServerInfo { get; } = new()
@@ -64,6 +67,7 @@ public static class TributaryServerExtensions
             services.AddSingleton<McpServerTool, ReadEventsTool>();
             services.AddSingleton<McpServerResource, TopicResource>();
             services.AddSingleton<TopicSubscriptions>();
+            services.AddSingleton<McpServerPrompt, AnalyzeLogsPrompt>();
             if (config.IsDemo)
             {
                 services.AddHostedService<Demo.DemoActivity>();

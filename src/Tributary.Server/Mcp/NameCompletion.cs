@@ -5,8 +5,8 @@ using Tributary.Core.Sources;
 
 namespace Tributary.Server.Mcp;
 
-/// <summary>Completes <c>{source}</c> and <c>{table}</c> in Tributary's resource templates.</summary>
-public sealed class NameCompletion(SourceRegistry sources)
+/// <summary>Completes <c>{source}</c>, <c>{table}</c> and <c>{topic}</c> in Tributary's resource templates.</summary>
+public sealed class NameCompletion(SourceRegistry sources, Topics.TopicRegistry topics)
 {
     private const int MaxValues = 100;
 
@@ -15,7 +15,7 @@ public sealed class NameCompletion(SourceRegistry sources)
     {
         ArgumentNullException.ThrowIfNull(request);
         var parameters = request.Params!;
-        if (parameters.Ref is not ResourceTemplateReference { Uri: { } uri } || !uri.StartsWith("tributary://sources/", StringComparison.Ordinal))
+        if (parameters.Ref is not ResourceTemplateReference { Uri: { } uri } || !uri.StartsWith("tributary://", StringComparison.Ordinal))
         {
             return Empty();
         }
@@ -26,6 +26,9 @@ public sealed class NameCompletion(SourceRegistry sources)
         {
             case "source":
                 candidates = sources.All.Select(s => s.Name);
+                break;
+            case "topic":
+                candidates = topics.All.Select(t => t.Name);
                 break;
             case "table" when parameters.Context?.Arguments?.TryGetValue("source", out var sourceName) == true:
                 try

@@ -114,4 +114,29 @@ public sealed class EventToolsTests(TopicsServer server) : IClassFixture<TopicsS
         var listed = await client.CallOkAsync("list_sources");
         Assert.Equal(["orders", "logs"], listed.GetProperty("topics").EnumerateArray().Select(t => t.GetProperty("name").GetString()));
     }
+
+    [Fact]
+    public async Task Analyze_logs_embeds_the_recent_events_at_the_severity_asked()
+    {
+        await using var client = await server.ConnectAsync();
+        await client.CallOkAsync("publish_event", new() { ["topic"] = "logs", ["type"] = "line", ["data"] = new { message = "routine heartbeat" } });
+        await client.CallOkAsync("publish_event", new() { ["topic"] = "logs", ["type"] = "line", ["data"] = new { message = "payment gateway timeout" }, ["severity"] = "error" });
+
+        var prompt = await client.GetPromptAsync("analyze_logs", new Dictionary<string, object?> { ["topic"] = "logs", ["severity"] = "error", ["since"] = "1h" });
+        var text = Assert.IsType<ModelContextProtocol.Protocol.TextContentBlock>(Assert.Single(prompt.Messages).Content).Text;
+        Assert.Contains("payment gateway timeout", text, StringComparison.Ordinal);
+        Assert.DoesNotContain("routine heartbeat", text, StringComparison.Ordinal);
+
+        var bad = await Assert.ThrowsAsync<ModelContextProtocol.McpProtocolException>(() => client.GetPromptAsync("analyze_logs", new Dictionary<string, object?> { ["topic"] = "nope" }).AsTask());
+        Assert.Contains("unknown topic 'nope'", bad.Message, StringComparison.Ordinal);
+    }
+
+    [Fact]
+    public async Task Topic_names_complete_and_the_instructions_say_how_to_follow_a_topic()
+    {
+        await using var client = await server.ConnectAsync();
+        var completion = await client.CompleteAsync(new ModelContextProtocol.Protocol.ResourceTemplateReference { Uri = "tributary://topics/{topic}" }, "topic", "or");
+        Assert.Equal(["orders"], completion.Completion.Values);
+        Assert.Contains("read_events {topic, after: cursor, wait_ms}", client.ServerInstructions, StringComparison.Ordinal);
+    }
 }
