@@ -13,9 +13,11 @@ internal sealed record BenchOptions
           --concurrency 1,8,32    in-flight calls per cell
           --http-clients MODE     per-worker (default): one SDK client per worker; shared: one client for all workers
           --transports LIST       stdio,http (default both)
-          --workloads LIST        sqlite,postgres (default both): the SQLite demo against HelloServer, and PostgreSQL
-                                  (1M orders) through Tributary against raw Npgsql in process; postgres is pg-read
-                                  (point query, 1000-row result) plus pg-write (update_rows), each also on its own
+          --workloads LIST        sqlite,postgres,ingest (default all three): the SQLite demo against HelloServer,
+                                  PostgreSQL (1M orders) through Tributary against raw Npgsql in process (postgres is
+                                  pg-read (point query, 1000-row result) plus pg-write (update_rows), each also on its
+                                  own), and topic ingest (durable appends into SqliteEventStore in process at
+                                  c=1/8/64/512, and publish_event through Tributary at c=1/8/32)
           --postgres              require the PostgreSQL part (fail when the server binaries are missing)
           --no-postgres           leave the PostgreSQL part out (default: run it when /usr/lib/postgresql/*/bin has
                                   initdb, pg_ctl and postgres, else print a skip line)
@@ -48,6 +50,9 @@ internal sealed record BenchOptions
 
     /// <summary>The SQLite workloads (Tributary's demo data against the HelloServer floor, and the bytes per row).</summary>
     public bool Sqlite { get; init; } = true;
+
+    /// <summary>The topic-ingest workloads (SqliteEventStore in process, publish_event through Tributary).</summary>
+    public bool Ingest { get; init; } = true;
 
     /// <summary>The PostgreSQL workloads (Tributary against raw Npgsql).</summary>
     public PostgresMode Postgres { get; init; } = PostgresMode.Auto;
@@ -108,15 +113,16 @@ internal sealed record BenchOptions
                         ? options with { Stdio = t.Contains("STDIO"), Http = t.Contains("HTTP") }
                         : throw new ArgumentException("--transports: stdio, http or stdio,http"),
                     "--shapes" => options with { Shapes = true },
-                    "--workloads" => Next().ToUpperInvariant().Split(',') is var w && w.All(x => x is "SQLITE" or "POSTGRES" or "PG-READ" or "PG-WRITE")
+                    "--workloads" => Next().ToUpperInvariant().Split(',') is var w && w.All(x => x is "SQLITE" or "POSTGRES" or "PG-READ" or "PG-WRITE" or "INGEST")
                         ? options with
                         {
                             Sqlite = w.Contains("SQLITE"),
+                            Ingest = w.Contains("INGEST"),
                             PgReads = w.Contains("POSTGRES") || w.Contains("PG-READ"),
                             PgWrites = w.Contains("POSTGRES") || w.Contains("PG-WRITE"),
                             Postgres = !w.Any(x => x is "POSTGRES" or "PG-READ" or "PG-WRITE") ? PostgresMode.Off : options.Postgres == PostgresMode.Off ? PostgresMode.Auto : options.Postgres,
                         }
-                        : throw new ArgumentException("--workloads: a list of sqlite, postgres, pg-read, pg-write (postgres = pg-read,pg-write)"),
+                        : throw new ArgumentException("--workloads: a list of sqlite, postgres, pg-read, pg-write, ingest (postgres = pg-read,pg-write)"),
                     "--postgres" => options with { Postgres = PostgresMode.Required },
                     "--no-postgres" => options with { Postgres = PostgresMode.Off },
                     "--initial-warmup" => options with { InitialWarmUp = TimeSpan.FromSeconds(double.Parse(Next(), CultureInfo.InvariantCulture)) },
@@ -142,9 +148,27 @@ internal sealed record BenchOptions
 
     public string Describe() =>
         $"{Repetitions} repetition(s), {Duration.TotalSeconds:0.#} s cells after {WarmUp.TotalSeconds:0.#} s warm-up ({InitialWarmUp.TotalSeconds:0.#} s per server and workload first), " +
-        $"workloads {(Sqlite ? "SQLite" : "")}{(Sqlite && Postgres != PostgresMode.Off ? " + " : "")}{Postgres switch { PostgresMode.Off => "", PostgresMode.Auto => "PostgreSQL (if installed)", _ => "PostgreSQL" }}{(Postgres == PostgresMode.Off ? "" : PgReads && PgWrites ? " reads and writes" : PgReads ? " reads" : " writes")}, " +
+        $"workloads {string.Join(" + ", Workloads())}, " +
         $"concurrency {string.Join('/', Concurrency)}, HTTP clients {(HttpClientsPerWorker ? "one per worker" : "one shared")}, " +
         $"protocol {ProtocolVersion ?? "SDK default (2026-07-28)"}, start-up median of {StartupRounds}";
+
+    private IEnumerable<string> Workloads()
+    {
+        if (Sqlite)
+        {
+            yield return "SQLite";
+        }
+
+        if (Postgres != PostgresMode.Off)
+        {
+            yield return (Postgres == PostgresMode.Auto ? "PostgreSQL (if installed)" : "PostgreSQL") + (PgReads && PgWrites ? " reads and writes" : PgReads ? " reads" : " writes");
+        }
+
+        if (Ingest)
+        {
+            yield return "topic ingest";
+        }
+    }
 
     private static int Positive(string text) =>
         int.TryParse(text, CultureInfo.InvariantCulture, out var value) && value > 0 ? value : throw new ArgumentException($"expected a positive whole number, got '{text}'");

@@ -151,6 +151,32 @@ internal sealed class Workload
             }
         });
 
+    /// <summary>
+    /// <c>publish_event {topic, type, data}</c>, the i-th call with the i-th payload (cycled). The check: no error, the
+    /// topic, and a sequence number.
+    /// </summary>
+    public static Workload PublishEvent(string topic, string type, string[] payloads, string name) => new(
+        name,
+        [.. payloads.Select(payload => new CallToolRequestParams
+        {
+            Name = "publish_event",
+            Arguments = new Dictionary<string, JsonElement>
+            {
+                ["topic"] = Json(JsonSerializer.Serialize(topic)),
+                ["type"] = Json(JsonSerializer.Serialize(type)),
+                ["data"] = Json(payload),
+            },
+        })],
+        result =>
+        {
+            if (result.StructuredContent is not { } body
+                || !body.TryGetProperty("topic", out var stored) || stored.GetString() != topic
+                || !body.TryGetProperty("sequence", out var sequence) || sequence.GetInt64() <= 0)
+            {
+                throw new InvalidOperationException($"publish_event: expected the topic and a sequence number, got {result.StructuredContent?.GetRawText() ?? "no structuredContent"}");
+            }
+        });
+
     /// <summary>HelloServer's one tool.</summary>
     public static Workload Hello() => new(
         "hello",

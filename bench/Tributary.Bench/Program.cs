@@ -131,6 +131,7 @@ try
     var httpServers = new List<HttpServerProcess>();
     var httpClientCount = options.HttpClientsPerWorker ? options.Concurrency.Max() : 1;
     PostgresBench? postgres = null;
+    IngestBench? ingest = null;
     try
     {
         var targets = new List<LoadTarget>();
@@ -195,6 +196,35 @@ try
             }
         }
 
+        // Topic ingest: durable appends into SqliteEventStore in this process (the store's ceiling), and publish_event
+        // through Tributary (a JIT build serving the topic 'orders') on each transport; every store starts from the same
+        // file, filled here to the default retention (100,000 events).
+        if (options.Ingest)
+        {
+            Console.Error.WriteLine($"topic ingest: filling a store with {IngestBench.FillEvents:N0} events (the default retention) at c={IngestBench.FillConcurrency}");
+            ingest = await IngestBench.StartAsync(Path.Combine(dataDir, "ingest"));
+            report.Ingest = ingest.Part;
+            Console.Error.WriteLine($"  filled in {ingest.Part.FillSeconds:0.0} s ({ingest.Part.FillEventsPerSecond:N0} events/s), {ingest.Part.FileBytes / 1048576.0:0.0} MB ({ingest.Part.FileBytesPerThousand / 1024:0.0} KB per 1,000 events); payload {ingest.Part.PayloadBytes:0} bytes");
+            targets.Add(new LoadTarget(IngestBench.StoreServer, IngestBench.StoreTransport, IngestBench.StoreWorkload, ingest.StoreCaller(), null, Concurrency: IngestBench.StoreConcurrency));
+            var publish = Workload.PublishEvent(IngestBench.Topic, IngestBench.EventType, IngestBench.Payloads(), IngestBench.McpWorkload);
+            if (options.Stdio)
+            {
+                var tributary = await ConnectStdioWithPidAsync(tributaryJit with { Config = ingest.StdioConfig }, dataDir);
+                stdioClients.Add(tributary.Client);
+                targets.Add(new LoadTarget("Tributary", "stdio", publish.Name, LoadRunner.ToolCaller(_ => tributary.Client, publish), tributary.Pid, Concurrency: IngestBench.McpConcurrency));
+            }
+
+            if (options.Http)
+            {
+                var server = await HttpServerProcess.StartAsync(tributaryJit with { Config = ingest.HttpConfig }, dataDir, TimeSpan.FromSeconds(60));
+                httpServers.Add(server);
+                var count = options.HttpClientsPerWorker ? IngestBench.McpConcurrency.Max() : 1;
+                var clients = await ConnectHttpClientsAsync(server.Endpoint, count);
+                httpClients.AddRange(clients);
+                targets.Add(new LoadTarget("Tributary", "HTTP", publish.Name, LoadRunner.ToolCaller(c => clients[c % count], publish), server.Pid, Concurrency: IngestBench.McpConcurrency));
+            }
+        }
+
         // Tiered JIT needs 10 to 15 s of load on two busy cores before a server runs its final code: warm every server
         // and workload (results checked) before the first measurement, then give each cell a short warm-up of its own.
         Console.Error.WriteLine($"warm-up: {options.InitialWarmUp.TotalSeconds:0.#} s per server and workload at c={Math.Min(8, options.Concurrency.Max())}");
@@ -232,6 +262,13 @@ try
         if (postgres is not null)
         {
             await postgres.DisposeAsync();
+        }
+
+        // Closes the in-process event store and records its file (the folder goes with the run's folder below).
+        if (ingest is not null)
+        {
+            await ingest.DisposeAsync();
+            report.Ingest = ingest.Part;
         }
     }
 }

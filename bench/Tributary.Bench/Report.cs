@@ -37,6 +37,9 @@ internal sealed class Report(BenchOptions options, DateTimeOffset started, RepoP
     /// <summary>The PostgreSQL part: how it went (ran, or why it was skipped); null when it was not asked for.</summary>
     public PostgresPart? Postgres { get; set; }
 
+    /// <summary>The topic-ingest part: the template's figures and the store's file after the run; null when it did not run.</summary>
+    public IngestPart? Ingest { get; set; }
+
     public double MeasuredSeconds { get; set; }
 
     public double TotalSeconds { get; set; }
@@ -89,6 +92,14 @@ internal sealed class Report(BenchOptions options, DateTimeOffset started, RepoP
             }
         }
 
+        if (Ingest is not null && BestStoreCell() is { } best)
+        {
+            yield return (
+                Invariant($"durable ingest ≥ {IngestBench.Target:N0} events/s with batching on SQLite (SqliteEventStore in process, best of c={string.Join('/', Ingest.StoreConcurrency)}: c={best.Concurrency})"),
+                Invariant($"{best.CallsPerSecond:N0} events/s"),
+                best.CallsPerSecond >= IngestBench.Target);
+        }
+
         if (Bytes is { } b)
         {
             yield return ("compact bytes ≤ 50 % of objects (compact objects)", Pct(b.RatioToObjects), b.RatioToObjects <= BytesRatioTarget);
@@ -114,7 +125,7 @@ internal sealed class Report(BenchOptions options, DateTimeOffset started, RepoP
         md.AppendLine();
         md.AppendLine(Invariant($"Machine: {Environment.ProcessorCount} cores ({CpuModel()}), {RuntimeInformation.OSDescription}, .NET {Environment.Version}; load generator and servers share the cores, so the figures are noisy. Commit {Git()}."));
         md.AppendLine(Invariant($"Load: {reps}; {options.Duration.TotalSeconds:0.#} s per cell after {options.WarmUp.TotalSeconds:0.#} s of warm-up, and {options.InitialWarmUp.TotalSeconds:0.#} s of load per server and workload before the first repetition (tiered JIT); closed loop, each worker keeps one call in flight. stdio: one client (one process, one pipe) for all workers; HTTP: {(options.HttpClientsPerWorker ? "one SDK client per worker" : "one SDK client shared by all workers")}, one connection pool. Client protocol: {options.ProtocolVersion ?? "SDK default (2026-07-28; over HTTP the hybrid servers answer it statelessly)"}. Servers are JIT builds."));
-        var sqliteCells = _cells.Where(c => !IsPostgres(c)).ToList();
+        var sqliteCells = _cells.Where(c => !IsPostgres(c) && !IsIngest(c)).ToList();
         if (sqliteCells.Count > 0)
         {
             md.AppendLine();
@@ -140,6 +151,7 @@ internal sealed class Report(BenchOptions options, DateTimeOffset started, RepoP
         }
 
         AppendPostgres(md);
+        AppendIngest(md);
 
         if (_cells.Any(c => c.Workload.EndsWith("shaped", StringComparison.Ordinal)))
         {
@@ -271,6 +283,23 @@ internal sealed class Report(BenchOptions options, DateTimeOffset started, RepoP
                 Workloads = pg.Workloads.Select(w => new { w.Name, w.Target, w.Concurrency, w.Statement, MinCallsPerSecond = w.Throughput?.CallsPerSecond, ThroughputConcurrency = w.Throughput?.Concurrency }),
                 Ratios = PostgresRatios().Select(r => new { r.Workload, r.Concurrency, r.Target, StdioOverRaw = r.Stdio, HttpOverRaw = r.Http }),
             } : null,
+            Ingest = Ingest is { } ingest ? new
+            {
+                ingest.PayloadBytes,
+                ingest.Example,
+                ingest.FillEvents,
+                ingest.FillConcurrency,
+                ingest.FillSeconds,
+                ingest.FillEventsPerSecond,
+                ingest.FileBytes,
+                ingest.FileBytesPerThousand,
+                ingest.FileBytesAfterRun,
+                ingest.EventsAfterRun,
+                ingest.StoreConcurrency,
+                ingest.McpConcurrency,
+                MinEventsPerSecond = IngestBench.Target,
+                BestStoreConcurrency = BestStoreCell()?.Concurrency,
+            } : null,
             Bytes = Bytes is { } b ? new
             {
                 b.Rows,
@@ -296,6 +325,56 @@ internal sealed class Report(BenchOptions options, DateTimeOffset started, RepoP
             MeasuredSeconds,
         },
         JsonOptions);
+
+    private static bool IsIngest(Cell cell) => cell.Workload is IngestBench.StoreWorkload or IngestBench.McpWorkload;
+
+    /// <summary>The in-process store's cell with the most events/s (the target is judged there).</summary>
+    private Cell? BestStoreCell() =>
+        _cells.Where(c => c.Workload == IngestBench.StoreWorkload && !double.IsNaN(c.CallsPerSecond)).MaxBy(c => c.CallsPerSecond);
+
+    private void AppendIngest(StringBuilder md)
+    {
+        if (Ingest is not { } ingest)
+        {
+            return;
+        }
+
+        md.AppendLine();
+        md.AppendLine("### Topic ingest: durable appends to SQLite (`SqliteEventStore`), in process and through `publish_event`");
+        md.AppendLine();
+        md.AppendLine(Invariant($"Each call appends one `{IngestBench.EventType}` event to the topic `{IngestBench.Topic}` and returns once it is committed (one writer, up to 1,024 queued appends per transaction, WAL, synchronous=NORMAL). Payload: {ingest.PayloadBytes:0} bytes of JSON on average, {IngestBench.PayloadCount:N0} seeded variants, such as `{ingest.Example}`."));
+        md.AppendLine();
+        md.AppendLine(Invariant($"- *{IngestBench.StoreServer}, {IngestBench.StoreTransport}*: `AppendAsync` straight into the store, in the load generator's process, c = {string.Join(", ", ingest.StoreConcurrency)} appenders (closed loop). The store's ceiling. *process CPU* is the whole load generator process (the appenders and the store's writer)."));
+        md.AppendLine(Invariant($"- *Tributary, stdio / HTTP*: `publish_event {{topic, type, data}}` over the SDK client, c = {string.Join(", ", ingest.McpConcurrency)}; Tributary (JIT build) started with `--config` holding `topics: {{ {IngestBench.Topic}: {{}} }}` and a `server.data_dir` of its own. *process CPU* is the Tributary server's, *client CPU* the load generator's."));
+        md.AppendLine(Invariant($"- *The stores' state*: every store (in process, and each server's) starts from a copy of one file filled with {ingest.FillEvents:N0} events, the default retention of a topic, so every cell runs at the steady state of a topic in use: each 1,000 appends, retention deletes the oldest 1,000."));
+        md.AppendLine();
+        md.AppendLine("| side | transport | c | events/s | p50 ms | p99 ms | process CPU µs/event | client CPU µs/event | other CPU % | errors |");
+        md.AppendLine("|---|---|---:|---:|---:|---:|---:|---:|---:|---:|");
+        var cells = _cells.Where(IsIngest).ToList();
+        foreach (var c in cells.OrderBy(c => c.Transport switch { IngestBench.StoreTransport => 0, "stdio" => 1, _ => 2 }).ThenBy(c => c.Concurrency))
+        {
+            var inProcess = c.Transport == IngestBench.StoreTransport;
+            var process = inProcess ? c.ClientCpuUsPerCall : c.ServerCpuUsPerCall;
+            var client = inProcess ? "–" : Invariant($"{c.ClientCpuUsPerCall:N0}");
+            md.AppendLine(Invariant($"| {c.Server} | {c.Transport} | {c.Concurrency} | {c.CallsPerSecond:N0} | {c.P50Ms:0.00} | {c.P99Ms:0.00} | {process:N1} | {client} | {c.OtherCpuPercent:0} | {c.Errors} |"));
+        }
+
+        AppendNoise(md, cells);
+        md.AppendLine();
+        if (BestStoreCell() is { } best)
+        {
+            var mcp = cells.Where(c => c.Transport != IngestBench.StoreTransport && !double.IsNaN(c.CallsPerSecond)).GroupBy(c => c.Transport)
+                .Select(g => g.MaxBy(c => c.CallsPerSecond)!)
+                .Select(c => Invariant($"{c.Transport} {c.CallsPerSecond:N0} events/s at c={c.Concurrency} ({Pct(c.CallsPerSecond / best.CallsPerSecond)})"));
+            md.AppendLine(Invariant($"Store ceiling: {best.CallsPerSecond:N0} events/s at c={best.Concurrency} (target ≥ {IngestBench.Target:N0}). Best through `publish_event`, ÷ that ceiling: {string.Join(", ", mcp.DefaultIfEmpty("not run"))}."));
+            md.AppendLine();
+        }
+
+        var afterRun = ingest.FileBytesAfterRun is { } after && ingest.EventsAfterRun is { } events
+            ? Invariant($" The in-process store after the run: {after / 1048576.0:0.0} MB for {events:N0} events.")
+            : "";
+        md.AppendLine(Invariant($"File: {ingest.FillEvents:N0} events appended to an empty store (c={ingest.FillConcurrency}) took {ingest.FillSeconds:0.0} s ({ingest.FillEventsPerSecond:N0} events/s, opening and closing included) and left a {ingest.FileBytes / 1048576.0:0.0} MB file (WAL checkpointed): **{ingest.FileBytesPerThousand / 1024:0.0} KB per 1,000 events** ({(double)ingest.FileBytes / ingest.FillEvents:0} bytes per event for {ingest.PayloadBytes:0} bytes of payload; the rest is the other columns, the row and the (topic, seq) index).{afterRun}"));
+    }
 
     private static bool IsPostgres(Cell cell) => cell.Server == PostgresBench.RawServer || cell.Workload.StartsWith("pg ", StringComparison.Ordinal);
 

@@ -205,10 +205,15 @@ public sealed class SqliteEventStore : IEventStore
     {
         var retention = _retention(topic);
         using var command = _writer.CreateCommand();
+        // Both bounds walk the (topic, seq) index from one end and stop early: the count from the newest end, the age
+        // from the oldest end up to the first event still young (events are appended in time order).
         command.CommandText = """
-            DELETE FROM events WHERE topic = $topic AND (
-                seq <= (SELECT seq FROM events WHERE topic = $topic ORDER BY seq DESC LIMIT 1 OFFSET $keep)
-                OR time < $oldest)
+            DELETE FROM events WHERE topic = $topic AND seq < max(
+                coalesce((SELECT seq FROM events WHERE topic = $topic ORDER BY seq DESC LIMIT 1 OFFSET $keep), 0) + 1,
+                coalesce(
+                    (SELECT seq FROM events WHERE topic = $topic AND time >= $oldest ORDER BY seq LIMIT 1),
+                    (SELECT max(seq) + 1 FROM events WHERE topic = $topic),
+                    0))
             """;
         command.Parameters.AddWithValue("$topic", topic);
         command.Parameters.AddWithValue("$keep", retention.MaxEvents);

@@ -83,6 +83,22 @@ public sealed class SqliteEventStoreTests
     }
 
     [Fact]
+    public async Task Retention_drops_events_older_than_the_age_bound()
+    {
+        await using var store = new SqliteEventStore(Path.Combine(TestPaths.NewTempDirectory(), SqliteEventStore.FileName), new EventBus(), _ => new TopicRetention(1000, TimeSpan.FromMilliseconds(200)));
+        await Task.WhenAll(Enumerable.Range(1, 20).Select(n => store.AppendAsync(Event("aged", n), CancellationToken.None)));
+        await Task.Delay(400);
+        var young = await store.AppendAsync(Event("aged", 21), CancellationToken.None);
+        store.Prune("aged");
+        Assert.Equal([young.Sequence], (await ReadAllAsync(store, "aged", 0)).Select(e => e.Sequence));
+
+        await Task.Delay(400);
+        store.Prune("aged");
+        Assert.Empty(await ReadAllAsync(store, "aged", 0));
+        store.Prune("empty");
+    }
+
+    [Fact]
     public async Task Readers_wake_on_appends_in_this_process_and_in_another_store_on_the_same_file()
     {
         var path = Path.Combine(TestPaths.NewTempDirectory(), SqliteEventStore.FileName);
