@@ -22,7 +22,7 @@ public sealed partial class ConfigLoader
     private static readonly string[] ToolKeys = ["source", "description", "statement", "parameters", "destructive", "idempotent"];
     private static readonly string[] ParameterKeys = ["type", "description", "required", "default", .. RuleKeys];
     private static readonly string[] ParameterTypes = ["string", "integer", "number", "boolean"];
-    private static readonly string[] TopicKeys = ["description", "max_events", "max_age", "webhook_secret"];
+    private static readonly string[] TopicKeys = ["description", "max_events", "max_age", "webhook_secret", "tail"];
     private static readonly string[] Formats = ["date-time", "date", "time", "email", "uuid", "uri"];
 
     /// <summary>Names of Tributary's own tools, which named tools may not take.</summary>
@@ -115,7 +115,7 @@ public sealed partial class ConfigLoader
                     tools = ReadTools(reader, value);
                     break;
                 case "topics":
-                    topics = ReadTopics(reader, value);
+                    topics = ReadTopics(reader, value, baseDirectory);
                     break;
                 default:
                     errors.Add(key, "unknown top-level key (known: server, sources, tools, topics)", LineOf(keyNode.Start));
@@ -366,7 +366,7 @@ public sealed partial class ConfigLoader
         return rules;
     }
 
-    private static List<TopicConfig> ReadTopics(NodeReader reader, YamlNode node)
+    private static List<TopicConfig> ReadTopics(NodeReader reader, YamlNode node, string baseDirectory)
     {
         List<TopicConfig> topics = [];
         if (reader.Mapping(node, "topics") is not { } mapping)
@@ -393,6 +393,7 @@ public sealed partial class ConfigLoader
                         "description" => topic with { Description = reader.Scalar(value, keyPath) ?? "" },
                         "max_events" => topic with { MaxEvents = reader.Integer(value, keyPath, 1, 1_000_000_000) ?? topic.MaxEvents },
                         "max_age" => topic with { MaxAge = reader.Duration(value, keyPath, TimeSpan.FromDays(3650)) ?? topic.MaxAge },
+                        "tail" => topic with { TailPath = reader.Scalar(value, keyPath) is { Length: > 0 } tail ? Path.GetFullPath(tail, baseDirectory) : null },
                         _ => topic with { WebhookSecret = reader.Scalar(value, keyPath) },
                     };
                 }

@@ -126,6 +126,9 @@ public sealed record TopicConfig
 
     /// <summary>The secret that signs webhooks to <c>POST /hooks/{topic}</c>; null when the topic takes no webhooks.</summary>
     public string? WebhookSecret { get; init; }
+
+    /// <summary>A log file whose new lines become the topic's events (full path); null for none.</summary>
+    public string? TailPath { get; init; }
 }
 
 /// <summary>A table that writes may change.</summary>

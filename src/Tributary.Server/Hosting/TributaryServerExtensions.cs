@@ -72,6 +72,11 @@ public static class TributaryServerExtensions
             {
                 services.AddHostedService<Demo.DemoActivity>();
             }
+
+            foreach (var topic in config.Topics.Where(t => t.TailPath is not null))
+            {
+                services.AddSingleton<Microsoft.Extensions.Hosting.IHostedService>(sp => new Topics.Ingest.LogFileTail(topic.TailPath!, topic.Name, sp.GetRequiredService<IEventStore>()));
+            }
         }
 
         if (config.Sources.Any(s => s.Writable))
