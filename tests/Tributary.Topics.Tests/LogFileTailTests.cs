@@ -35,7 +35,7 @@ public sealed class LogFileTailTests
         await tail.StartAsync(CancellationToken.None);
         try
         {
-            await Task.Delay(LogFileTail.Interval * 3);
+            await tail.Positioned.WaitAsync(TimeSpan.FromSeconds(30));
             await File.AppendAllTextAsync(log, "[INFO] one\n[ERROR] two\npartial");
             await WaitForAsync(store, 2);
             await File.AppendAllTextAsync(log, " three\n");

@@ -95,6 +95,8 @@ internal sealed partial class TopicSubscriptions(TopicRegistry topics, IEventSto
         var granted = requested.Distinct(StringComparer.Ordinal).Select(uri => (Uri: uri, Topic: Topic(uri))).ToList();
         var subscriptionId = request.JsonRpcRequest.Id;
         var server = request.Server;
+        // The cursor is taken before the acknowledgement: an event published once the client has it is always notified.
+        var cursor = await store.LastSequenceAsync(cancellationToken);
         var acknowledged = new JsonObject { ["notifications"] = new JsonObject { ["resourceSubscriptions"] = new JsonArray(granted.Select(g => (JsonNode?)JsonValue.Create(g.Uri)).ToArray()) } };
         await server.SendMessageAsync(Tagged(NotificationMethods.SubscriptionsAcknowledgedNotification, acknowledged, subscriptionId), cancellationToken);
         if (granted.Count == 0)
@@ -102,7 +104,6 @@ internal sealed partial class TopicSubscriptions(TopicRegistry topics, IEventSto
             return new EmptyResult();
         }
 
-        var cursor = await store.LastSequenceAsync(cancellationToken);
         var pumps = new List<Task>();
         try
         {

@@ -15,6 +15,10 @@ public sealed class LogFileTail(string path, string topic, IEventStore store) : 
     public static readonly TimeSpan Interval = TimeSpan.FromMilliseconds(200);
 
     private const int MaxLine = 64 * 1024;
+    private readonly TaskCompletionSource _positioned = new(TaskCreationOptions.RunContinuationsAsynchronously);
+
+    /// <summary>Completes once the file has been opened and the starting position taken (lines after that are read).</summary>
+    internal Task Positioned => _positioned.Task;
     private const int FingerprintBytes = 64;
 
     /// <inheritdoc />
@@ -33,6 +37,7 @@ public sealed class LogFileTail(string path, string topic, IEventStore store) : 
                     file.Position = startAtEnd ? file.Length : 0;
                     fingerprint = Fingerprint(file);
                     startAtEnd = false;
+                    _positioned.TrySetResult();
                 }
 
                 if (file is not null)
