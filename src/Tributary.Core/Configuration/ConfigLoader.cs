@@ -22,7 +22,7 @@ public sealed partial class ConfigLoader
     private static readonly string[] ToolKeys = ["source", "description", "statement", "parameters", "destructive", "idempotent"];
     private static readonly string[] ParameterKeys = ["type", "description", "required", "default", .. RuleKeys];
     private static readonly string[] ParameterTypes = ["string", "integer", "number", "boolean"];
-    private static readonly string[] TopicKeys = ["description", "max_events", "max_age", "webhook_secret", "tail"];
+    private static readonly string[] TopicKeys = ["description", "max_events", "max_age", "webhook_secret", "tail", "feed"];
     private static readonly string[] Formats = ["date-time", "date", "time", "email", "uuid", "uri"];
 
     /// <summary>Names of Tributary's own tools, which named tools may not take.</summary>
@@ -393,6 +393,7 @@ public sealed partial class ConfigLoader
                         "description" => topic with { Description = reader.Scalar(value, keyPath) ?? "" },
                         "max_events" => topic with { MaxEvents = reader.Integer(value, keyPath, 1, 1_000_000_000) ?? topic.MaxEvents },
                         "max_age" => topic with { MaxAge = reader.Duration(value, keyPath, TimeSpan.FromDays(3650)) ?? topic.MaxAge },
+                        "feed" => topic with { FeedUrl = reader.Url(value, keyPath) },
                         "tail" => topic with { TailPath = reader.Scalar(value, keyPath) is { Length: > 0 } tail ? Path.GetFullPath(tail, baseDirectory) : null },
                         _ => topic with { WebhookSecret = reader.Scalar(value, keyPath) },
                     };
@@ -713,6 +714,13 @@ public sealed partial class ConfigLoader
 
             return value;
         }
+
+        public Uri? Url(YamlNode node, string path) => Scalar(node, path) switch
+        {
+            null => null,
+            var text when Uri.TryCreate(text, UriKind.Absolute, out var url) && url.Scheme is "http" or "https" => url,
+            var text => Report<Uri?>(node, path, $"'{text}' is not an http(s) URL"),
+        };
 
         public bool? Boolean(YamlNode node, string path) => Scalar(node, path) switch
         {

@@ -129,6 +129,9 @@ public sealed record TopicConfig
 
     /// <summary>A log file whose new lines become the topic's events (full path); null for none.</summary>
     public string? TailPath { get; init; }
+
+    /// <summary>An upstream Server-Sent Events feed whose events become the topic's; null for none.</summary>
+    public Uri? FeedUrl { get; init; }
 }
 
 /// <summary>A table that writes may change.</summary>

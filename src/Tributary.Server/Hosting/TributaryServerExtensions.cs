@@ -73,9 +73,17 @@ public static class TributaryServerExtensions
                 services.AddHostedService<Demo.DemoActivity>();
             }
 
-            foreach (var topic in config.Topics.Where(t => t.TailPath is not null))
+            foreach (var topic in config.Topics)
             {
-                services.AddSingleton<Microsoft.Extensions.Hosting.IHostedService>(sp => new Topics.Ingest.LogFileTail(topic.TailPath!, topic.Name, sp.GetRequiredService<IEventStore>()));
+                if (topic.TailPath is { } tail)
+                {
+                    services.AddSingleton<Microsoft.Extensions.Hosting.IHostedService>(sp => new Topics.Ingest.LogFileTail(tail, topic.Name, sp.GetRequiredService<IEventStore>()));
+                }
+
+                if (topic.FeedUrl is { } feed)
+                {
+                    services.AddSingleton<Microsoft.Extensions.Hosting.IHostedService>(sp => new Topics.Ingest.SseFeed(feed, topic.Name, sp.GetRequiredService<IEventStore>()));
+                }
             }
         }
 
