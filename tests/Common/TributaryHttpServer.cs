@@ -19,8 +19,21 @@ public class TributaryHttpServer : IAsyncLifetime
 {
     private WebApplication? _app;
 
+    /// <summary>Serves a fresh copy of the demo database from a data directory of its own.</summary>
+    public TributaryHttpServer()
+        : this(DemoDatabase.Copy(), TestPaths.NewTempDirectory())
+    {
+    }
+
+    /// <summary>Serves <paramref name="databasePath"/> with Tributary's state in <paramref name="dataDirectory"/> (to restart over the same files).</summary>
+    protected TributaryHttpServer(string databasePath, string dataDirectory)
+    {
+        DatabasePath = databasePath;
+        DataDirectory = dataDirectory;
+    }
+
     /// <summary>The database file the server reads.</summary>
-    public string DatabasePath { get; } = DemoDatabase.Copy();
+    public string DatabasePath { get; }
 
     /// <summary>The server's base address, such as <c>http://127.0.0.1:41234</c>.</summary>
     public Uri BaseAddress { get; private set; } = null!;
@@ -29,7 +42,7 @@ public class TributaryHttpServer : IAsyncLifetime
     public Uri McpEndpoint => new(BaseAddress, "/mcp");
 
     /// <summary>A data directory of its own, for Tributary's state (idempotency keys, audit log).</summary>
-    public string DataDirectory { get; } = TestPaths.NewTempDirectory();
+    public string DataDirectory { get; }
 
     /// <summary>The configuration served: by default one read-only sqlite source called <c>shop</c>.</summary>
     public TributaryConfig Config { get; private set; } = null!;

@@ -16,7 +16,8 @@ public sealed partial class ConfigLoader
     public const string DefaultFileName = "tributary.yaml";
 
     private static readonly string[] ServerKeys = ["http", "allowed_origins", "allowed_hosts", "max_request_bytes", "data_dir", "cursor_secret", "idempotency_retention"];
-    private static readonly string[] SourceKeys = ["kind", "description", "statement_timeout", "max_rows", "max_rows_limit", "max_result_bytes", "writable", "tables"];
+    private static readonly string[] SourceKeys = ["kind", "description", "statement_timeout", "max_rows", "max_rows_limit", "max_result_bytes", "writable", "tables", "capture"];
+    private static readonly string[] CaptureKeys = ["topic", "operations", "columns"];
     private static readonly string[] TableKeys = ["version_column", "columns"];
     private static readonly string[] RuleKeys = ["minimum", "maximum", "min_length", "max_length", "pattern", "format", "enum"];
     private static readonly string[] ToolKeys = ["source", "description", "statement", "parameters", "destructive", "idempotent"];
@@ -126,6 +127,14 @@ public sealed partial class ConfigLoader
         foreach (var (tool, line) in tools)
         {
             CheckToolSource(tool, sources, errors, line);
+        }
+
+        foreach (var source in sources)
+        {
+            foreach (var capture in source.Captures.Where(c => topics.All(t => t.Name != c.Topic)))
+            {
+                errors.Add($"{source.Path}.capture.{capture.Table}.topic", $"unknown topic '{capture.Topic}' (topics: {(topics.Count == 0 ? "none configured: add it under topics" : string.Join(", ", topics.Select(t => t.Name)))})");
+            }
         }
 
         return new TributaryConfig { Server = server, Sources = sources, Tools = tools.Select(t => t.Tool).ToArray(), Topics = topics, BaseDirectory = baseDirectory };
@@ -239,6 +248,14 @@ public sealed partial class ConfigLoader
                     case "tables":
                         source = source with { WritableTables = ReadWritableTables(reader, value, keyPath) };
                         break;
+                    case "capture":
+                        source = source with { Captures = ReadCaptures(reader, value, keyPath) };
+                        if (kind != "sqlite")
+                        {
+                            reader.Errors.Add(keyPath, $"change capture is available for sqlite sources in this version, not {kind}", LineOf(value.Start));
+                        }
+
+                        break;
                     default:
                         if (value is YamlSequenceNode)
                         {
@@ -273,6 +290,67 @@ public sealed partial class ConfigLoader
         }
 
         return sources;
+    }
+
+    private static List<CaptureConfig> ReadCaptures(NodeReader reader, YamlNode node, string path)
+    {
+        List<CaptureConfig> captures = [];
+        if (reader.Mapping(node, path) is not { } mapping)
+        {
+            return captures;
+        }
+
+        foreach (var (nameNode, captureNode) in mapping.Children)
+        {
+            var table = ((YamlScalarNode)nameNode).Value ?? "";
+            var capturePath = $"{path}.{table}";
+            if (!IdentifierRegex().IsMatch(table))
+            {
+                reader.Errors.Add(capturePath, "a table name is letters, digits and '_'", LineOf(nameNode.Start));
+            }
+
+            string? topic = null;
+            var capture = new CaptureConfig { Table = table, Topic = "" };
+            if (reader.Mapping(captureNode, capturePath) is { } body)
+            {
+                foreach (var (key, value, keyPath) in reader.Entries(body, capturePath, CaptureKeys))
+                {
+                    switch (key)
+                    {
+                        case "topic":
+                            topic = reader.Scalar(value, keyPath);
+                            break;
+                        case "operations":
+                            var operations = reader.StringList(value, keyPath);
+                            foreach (var bad in operations.Where(o => !CaptureConfig.AllOperations.Contains(o)))
+                            {
+                                reader.Errors.Add(keyPath, $"'{bad}' is not an operation (insert, update, delete)", LineOf(value.Start));
+                            }
+
+                            capture = capture with { Operations = operations };
+                            break;
+                        default:
+                            var columns = reader.StringList(value, keyPath);
+                            foreach (var bad in columns.Where(c => !IdentifierRegex().IsMatch(c)))
+                            {
+                                reader.Errors.Add(keyPath, $"'{bad}' is not a column name", LineOf(value.Start));
+                            }
+
+                            capture = capture with { Columns = columns };
+                            break;
+                    }
+                }
+            }
+
+            if (topic is null)
+            {
+                reader.Errors.Add(capturePath + ".topic", "missing: name the topic the changes go to", LineOf(captureNode.Start));
+            }
+
+            captures.Add(capture with { Topic = topic ?? "" });
+        }
+
+        return captures;
     }
 
     private static List<WritableTableConfig> ReadWritableTables(NodeReader reader, YamlNode node, string path)

@@ -98,6 +98,9 @@ public sealed record SourceConfig
     /// <summary>The tables writes may change, with their version column and value rules.</summary>
     public IReadOnlyList<WritableTableConfig> WritableTables { get; init; } = [];
 
+    /// <summary>Tables whose changes become events of a topic (change capture).</summary>
+    public IReadOnlyList<CaptureConfig> Captures { get; init; } = [];
+
     /// <summary>Where each provider-specific setting sits in the file, for error messages.</summary>
     public string Path => $"sources.{Name}";
 
@@ -132,6 +135,25 @@ public sealed record TopicConfig
 
     /// <summary>An upstream Server-Sent Events feed whose events become the topic's; null for none.</summary>
     public Uri? FeedUrl { get; init; }
+}
+
+/// <summary>Change capture of one table into a topic.</summary>
+public sealed record CaptureConfig
+{
+    /// <summary>Operations captured by default.</summary>
+    public static readonly IReadOnlyList<string> AllOperations = ["insert", "update", "delete"];
+
+    /// <summary>The table whose changes are captured.</summary>
+    public required string Table { get; init; }
+
+    /// <summary>The topic the changes go to.</summary>
+    public required string Topic { get; init; }
+
+    /// <summary>Which operations: insert, update, delete (default all).</summary>
+    public IReadOnlyList<string> Operations { get; init; } = AllOperations;
+
+    /// <summary>Which columns each change carries; null for all.</summary>
+    public IReadOnlyList<string>? Columns { get; init; }
 }
 
 /// <summary>A table that writes may change.</summary>

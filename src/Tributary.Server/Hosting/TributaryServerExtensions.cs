@@ -73,6 +73,12 @@ public static class TributaryServerExtensions
                 services.AddHostedService<Demo.DemoActivity>();
             }
 
+            foreach (var source in config.Sources.Where(s => s.Captures.Count > 0))
+            {
+                var path = Path.GetFullPath(source.Settings["path"], config.BaseDirectory);
+                services.AddSingleton<Microsoft.Extensions.Hosting.IHostedService>(sp => ActivatorUtilities.CreateInstance<Capture.SqliteChangeCapture>(sp, source, path));
+            }
+
             foreach (var topic in config.Topics)
             {
                 if (topic.TailPath is { } tail)

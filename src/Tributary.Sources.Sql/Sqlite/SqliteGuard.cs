@@ -30,6 +30,9 @@ internal static class SqliteGuard
     };
 
     private const int ActionDelete = 9;
+
+    /// <summary>The change-capture table: triggers on captured tables may insert into it.</summary>
+    private const string ChangeTable = "_tributary_changes";
     private const int ActionInsert = 18;
     private const int ActionTransaction = 22;
     private const int ActionUpdate = 23;
@@ -45,13 +48,15 @@ internal static class SqliteGuard
 
     /// <summary>
     /// Installs the guard of a write connection: reads as above, plus INSERT, UPDATE and DELETE on
-    /// <paramref name="writableTables"/> of the main database (not from triggers), and transaction control.
+    /// <paramref name="writableTables"/> of the main database (not from triggers, except the change-capture triggers'
+    /// inserts into their change table), and transaction control.
     /// </summary>
     public static void InstallWriter(sqlite3 handle, IEnumerable<string> writableTables)
     {
         var tables = new HashSet<string>(writableTables, StringComparer.OrdinalIgnoreCase);
         raw.sqlite3_set_authorizer(handle, (userData, action, first, second, database, trigger) => action switch
         {
+            ActionInsert when trigger.utf8_to_string() is not null && first.utf8_to_string() == ChangeTable => Ok,
             ActionInsert or ActionUpdate or ActionDelete =>
                 tables.Contains(first.utf8_to_string() ?? "") && database.utf8_to_string() == "main" && trigger.utf8_to_string() is null ? Ok : Deny,
             ActionTransaction => Ok,

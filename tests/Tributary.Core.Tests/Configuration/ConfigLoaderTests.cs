@@ -200,6 +200,8 @@ public sealed class ConfigLoaderTests
                 path: ${DB}
                 tables:
                   app_logs: {}
+                capture:
+                  app_logs: { topic: nowhere, operations: [insert, truncate] }
             tools:
               query:
                 source: shop
@@ -246,5 +248,7 @@ public sealed class ConfigLoaderTests
         Has("tools.read_only_write.statement", "source 'logs' is read-only");
         Has("tools.no_source.statement", "must be one SELECT");
         Has("tools.reserved.parameters.dry_run", "an argument every write tool has");
+        Has("sources.logs.capture.app_logs.topic", "unknown topic 'nowhere' (topics: none configured");
+        Has("sources.logs.capture.app_logs.operations", "'truncate' is not an operation");
     }
 }
