@@ -28,7 +28,7 @@ public sealed class EventBus : IEventBus
     }
 
     /// <inheritdoc />
-    public async Task<bool> WaitAsync(string topic, long after, TimeSpan timeout, CancellationToken cancellationToken)
+    public async Task<long?> WaitAsync(string topic, long after, TimeSpan timeout, CancellationToken cancellationToken)
     {
         var signal = _topics.GetOrAdd(topic, _ => new Signal());
         using var deadline = CancellationTokenSource.CreateLinkedTokenSource(cancellationToken);
@@ -40,7 +40,7 @@ public sealed class EventBus : IEventBus
             {
                 if (signal.Last > after)
                 {
-                    return true;
+                    return signal.Last;
                 }
 
                 next = signal.Next.Task;
@@ -52,7 +52,7 @@ public sealed class EventBus : IEventBus
             }
             catch (OperationCanceledException) when (!cancellationToken.IsCancellationRequested)
             {
-                return false;
+                return null;
             }
         }
     }

@@ -27,6 +27,9 @@ public interface IEventBus
     /// <summary>Announces that <paramref name="topic"/> has events up to <paramref name="sequence"/>.</summary>
     void Announce(string topic, long sequence);
 
-    /// <summary>Completes when <paramref name="topic"/> has an event after <paramref name="after"/>, or when <paramref name="timeout"/> passes; true when an event came.</summary>
-    Task<bool> WaitAsync(string topic, long after, TimeSpan timeout, CancellationToken cancellationToken);
+    /// <summary>
+    /// Completes when <paramref name="topic"/> has an event after <paramref name="after"/>, with the newest sequence
+    /// announced for it; or with null when <paramref name="timeout"/> passes first.
+    /// </summary>
+    Task<long?> WaitAsync(string topic, long after, TimeSpan timeout, CancellationToken cancellationToken);
 }

@@ -94,7 +94,7 @@ internal sealed class ReadEventsTool(TopicRegistry topics, IEventStore store, IE
 
         // Nothing yet: wait for the topic to move, then read again; events the filter drops move the cursor on.
         var deadline = DateTimeOffset.UtcNow.AddMilliseconds(wait);
-        while (events.Count == 0 && DateTimeOffset.UtcNow < deadline && await bus.WaitAsync(topic, cursor, deadline - DateTimeOffset.UtcNow, cancellationToken))
+        while (events.Count == 0 && DateTimeOffset.UtcNow < deadline && await bus.WaitAsync(topic, cursor, deadline - DateTimeOffset.UtcNow, cancellationToken) is not null)
         {
             var fresh = await store.ReadAsync(topic, cursor, limit, EventFilter.All, cancellationToken);
             events = fresh.Where(filter.Matches).ToList();

@@ -12,8 +12,9 @@ namespace Tributary.Server.Mcp;
 /// Pushes "this topic has new events" to MCP clients of both eras: <c>resources/subscribe</c> on an initialize session
 /// gives <c>notifications/resources/updated</c>; a 2026-07-28 <c>subscriptions/listen</c> gets the acknowledgement, then
 /// the same notifications tagged with its subscription id over the held-open response. Each subscription waits on the bus
-/// for its topic on its own, so a slow client delays nobody else, and a burst becomes one notification per
-/// <see cref="Coalesce"/>; the reader then reads every event since its cursor (the log keeps them all).
+/// for its topic on its own, so a slow client delays nobody else. The first event after a quiet spell is notified at
+/// once, and a burst becomes at most one more notification per <see cref="Coalesce"/>; the reader then reads every event
+/// since its cursor (the log keeps them all).
 /// </summary>
 internal sealed partial class TopicSubscriptions(TopicRegistry topics, IEventStore store, IEventBus bus, ILogger<TopicSubscriptions> logger)
 {
@@ -126,17 +127,27 @@ internal sealed partial class TopicSubscriptions(TopicRegistry topics, IEventSto
 
     private async Task PumpAsync(string topic, long cursor, Func<CancellationToken, Task> notify, CancellationToken cancellationToken)
     {
+        // Leading-edge throttle: the first event after a quiet spell is notified at once; events within Coalesce of the
+        // last notification are gathered into one more, sent when the interval is over.
+        var lastNotified = long.MinValue / 2;
         try
         {
             while (!cancellationToken.IsCancellationRequested)
             {
-                if (!await bus.WaitAsync(topic, cursor, TimeSpan.FromMinutes(1), cancellationToken))
+                if (await bus.WaitAsync(topic, cursor, TimeSpan.FromMinutes(1), cancellationToken) is not { } newest)
                 {
                     continue;
                 }
 
-                await Task.Delay(Coalesce, cancellationToken);
-                cursor = await store.LastSequenceAsync(cancellationToken);
+                var wait = Coalesce - System.Diagnostics.Stopwatch.GetElapsedTime(lastNotified);
+                if (wait > TimeSpan.Zero)
+                {
+                    await Task.Delay(wait, cancellationToken);
+                    newest = await bus.WaitAsync(topic, newest - 1, TimeSpan.Zero, cancellationToken) ?? newest;
+                }
+
+                cursor = newest;
+                lastNotified = System.Diagnostics.Stopwatch.GetTimestamp();
                 await notify(cancellationToken);
             }
         }
