@@ -13,11 +13,13 @@ internal sealed record BenchOptions
           --concurrency 1,8,32    in-flight calls per cell
           --http-clients MODE     per-worker (default): one SDK client per worker; shared: one client for all workers
           --transports LIST       stdio,http (default both)
-          --workloads LIST        sqlite,postgres,ingest (default all three): the SQLite demo against HelloServer,
-                                  PostgreSQL (1M orders) through Tributary against raw Npgsql in process (postgres is
-                                  pg-read (point query, 1000-row result) plus pg-write (update_rows), each also on its
-                                  own), and topic ingest (durable appends into SqliteEventStore in process at
-                                  c=1/8/64/512, and publish_event through Tributary at c=1/8/32)
+          --workloads LIST        sqlite,postgres,ingest,listeners (default all four): the SQLite demo against
+                                  HelloServer, PostgreSQL (1M orders) through Tributary against raw Npgsql in process
+                                  (postgres is pg-read (point query, 1000-row result) plus pg-write (update_rows), each
+                                  also on its own), topic ingest (durable appends into SqliteEventStore in process at
+                                  c=1/8/64/512, and publish_event through Tributary at c=1/8/32), and topic listeners
+                                  (publish to notification latency with 1/100/1000 subscriptions/listen requests on one
+                                  HTTP server, and its memory per idle listener; about 1 minute)
           --postgres              require the PostgreSQL part (fail when the server binaries are missing)
           --no-postgres           leave the PostgreSQL part out (default: run it when /usr/lib/postgresql/*/bin has
                                   initdb, pg_ctl and postgres, else print a skip line)
@@ -53,6 +55,9 @@ internal sealed record BenchOptions
 
     /// <summary>The topic-ingest workloads (SqliteEventStore in process, publish_event through Tributary).</summary>
     public bool Ingest { get; init; } = true;
+
+    /// <summary>The topic-listener workload (publish → notification latency of 2026-07-28 listen requests, memory per idle listener).</summary>
+    public bool Listeners { get; init; } = true;
 
     /// <summary>The PostgreSQL workloads (Tributary against raw Npgsql).</summary>
     public PostgresMode Postgres { get; init; } = PostgresMode.Auto;
@@ -113,16 +118,17 @@ internal sealed record BenchOptions
                         ? options with { Stdio = t.Contains("STDIO"), Http = t.Contains("HTTP") }
                         : throw new ArgumentException("--transports: stdio, http or stdio,http"),
                     "--shapes" => options with { Shapes = true },
-                    "--workloads" => Next().ToUpperInvariant().Split(',') is var w && w.All(x => x is "SQLITE" or "POSTGRES" or "PG-READ" or "PG-WRITE" or "INGEST")
+                    "--workloads" => Next().ToUpperInvariant().Split(',') is var w && w.All(x => x is "SQLITE" or "POSTGRES" or "PG-READ" or "PG-WRITE" or "INGEST" or "LISTENERS")
                         ? options with
                         {
                             Sqlite = w.Contains("SQLITE"),
                             Ingest = w.Contains("INGEST"),
+                            Listeners = w.Contains("LISTENERS"),
                             PgReads = w.Contains("POSTGRES") || w.Contains("PG-READ"),
                             PgWrites = w.Contains("POSTGRES") || w.Contains("PG-WRITE"),
                             Postgres = !w.Any(x => x is "POSTGRES" or "PG-READ" or "PG-WRITE") ? PostgresMode.Off : options.Postgres == PostgresMode.Off ? PostgresMode.Auto : options.Postgres,
                         }
-                        : throw new ArgumentException("--workloads: a list of sqlite, postgres, pg-read, pg-write, ingest (postgres = pg-read,pg-write)"),
+                        : throw new ArgumentException("--workloads: a list of sqlite, postgres, pg-read, pg-write, ingest, listeners (postgres = pg-read,pg-write)"),
                     "--postgres" => options with { Postgres = PostgresMode.Required },
                     "--no-postgres" => options with { Postgres = PostgresMode.Off },
                     "--initial-warmup" => options with { InitialWarmUp = TimeSpan.FromSeconds(double.Parse(Next(), CultureInfo.InvariantCulture)) },
@@ -167,6 +173,11 @@ internal sealed record BenchOptions
         if (Ingest)
         {
             yield return "topic ingest";
+        }
+
+        if (Listeners)
+        {
+            yield return "topic listeners";
         }
     }
 

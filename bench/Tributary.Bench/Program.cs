@@ -271,6 +271,14 @@ try
             report.Ingest = ingest.Part;
         }
     }
+
+    // Topic listeners: 2026-07-28 subscriptions/listen requests on one HTTP server (a JIT build serving the topic
+    // 'orders'), publish → notification latency at 1, 100 and 1,000 listeners, and memory per idle listener. After the
+    // load matrix, when its servers are gone; the part starts and stops its own server and deletes its folder.
+    if (options.Listeners)
+    {
+        report.Listeners = await ListenersBench.RunAsync(tributaryJit, Path.Combine(dataDir, "listeners"), http, options.Quick);
+    }
 }
 finally
 {

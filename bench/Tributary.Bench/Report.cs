@@ -40,6 +40,9 @@ internal sealed class Report(BenchOptions options, DateTimeOffset started, RepoP
     /// <summary>The topic-ingest part: the template's figures and the store's file after the run; null when it did not run.</summary>
     public IngestPart? Ingest { get; set; }
 
+    /// <summary>The topic-listener part; null when it did not run.</summary>
+    public ListenersPart? Listeners { get; set; }
+
     public double MeasuredSeconds { get; set; }
 
     public double TotalSeconds { get; set; }
@@ -100,6 +103,14 @@ internal sealed class Report(BenchOptions options, DateTimeOffset started, RepoP
                 best.CallsPerSecond >= IngestBench.Target);
         }
 
+        if (Listeners?.Cells.FirstOrDefault(c => c.Listeners == ListenersBench.TargetListeners) is { } listeners)
+        {
+            yield return (
+                Invariant($"p99 publish→notification ≤ {ListenersBench.TargetP99Ms:0} ms at {ListenersBench.TargetListeners:N0} listeners (2026-07-28 subscriptions/listen, one node)"),
+                Invariant($"{listeners.P99Ms:0.0} ms"),
+                listeners.P99Ms <= ListenersBench.TargetP99Ms);
+        }
+
         if (Bytes is { } b)
         {
             yield return ("compact bytes ≤ 50 % of objects (compact objects)", Pct(b.RatioToObjects), b.RatioToObjects <= BytesRatioTarget);
@@ -152,6 +163,7 @@ internal sealed class Report(BenchOptions options, DateTimeOffset started, RepoP
 
         AppendPostgres(md);
         AppendIngest(md);
+        AppendListeners(md);
 
         if (_cells.Any(c => c.Workload.EndsWith("shaped", StringComparison.Ordinal)))
         {
@@ -300,6 +312,24 @@ internal sealed class Report(BenchOptions options, DateTimeOffset started, RepoP
                 MinEventsPerSecond = IngestBench.Target,
                 BestStoreConcurrency = BestStoreCell()?.Concurrency,
             } : null,
+            Listeners = Listeners is { } listeners ? new
+            {
+                listeners.Rate,
+                listeners.CellSeconds,
+                listeners.WarmUpSeconds,
+                listeners.SettleSeconds,
+                listeners.ListenersPerClient,
+                listeners.Clients,
+                CoalesceMs = ListenersBench.ServerCoalesce.TotalMilliseconds,
+                listeners.Cells,
+                listeners.Idle,
+                listeners.IdleAttachSeconds,
+                listeners.RssKbPerListener,
+                listeners.AnonKbPerListener,
+                listeners.StrayNotifications,
+                TargetP99Ms = ListenersBench.TargetP99Ms,
+                ListenersBench.TargetListeners,
+            } : null,
             Bytes = Bytes is { } b ? new
             {
                 b.Rows,
@@ -374,6 +404,55 @@ internal sealed class Report(BenchOptions options, DateTimeOffset started, RepoP
             ? Invariant($" The in-process store after the run: {after / 1048576.0:0.0} MB for {events:N0} events.")
             : "";
         md.AppendLine(Invariant($"File: {ingest.FillEvents:N0} events appended to an empty store (c={ingest.FillConcurrency}) took {ingest.FillSeconds:0.0} s ({ingest.FillEventsPerSecond:N0} events/s, opening and closing included) and left a {ingest.FileBytes / 1048576.0:0.0} MB file (WAL checkpointed): **{ingest.FileBytesPerThousand / 1024:0.0} KB per 1,000 events** ({(double)ingest.FileBytes / ingest.FillEvents:0} bytes per event for {ingest.PayloadBytes:0} bytes of payload; the rest is the other columns, the row and the (topic, seq) index).{afterRun}"));
+    }
+
+    private void AppendListeners(StringBuilder md)
+    {
+        if (Listeners is not { } part)
+        {
+            return;
+        }
+
+        var coalesce = ListenersBench.ServerCoalesce.TotalMilliseconds;
+        md.AppendLine();
+        md.AppendLine("### Topic listeners: publish → notification over 2026-07-28 `subscriptions/listen`, one node");
+        md.AppendLine();
+        md.AppendLine(Invariant($"One Tributary HTTP server (JIT build, `--config` with `topics: {{ {ListenersBench.Topic}: {{}} }}` and a `server.data_dir` of its own). Each listener is one `subscriptions/listen` request for `{ListenersBench.TopicUri}` held open by an SDK client ({part.Clients} clients, up to {part.ListenersPerClient} listen requests each, one shared `SocketsHttpHandler`; one TCP connection per listener). A separate SDK client calls `publish_event {{topic: \"{ListenersBench.Topic}\", type: \"{ListenersBench.EventType}\", data: {{n}}}}` up to {part.Rate:0} times a second ({1000 / part.Rate:0} ms apart, at least {ListenersBench.MinGap.TotalMilliseconds:0} ms), {part.CellSeconds * part.Rate:0} publishes per cell, each sent only once every listener has had its notification of the one before (or after {ListenersBench.GateTimeout.TotalSeconds:0} s): so two publishes never fall into one {coalesce:0} ms throttle interval or one lagging read, each should give each listener exactly one notification, and a notification arriving between two sends belongs to the first, an exact match (*publishes/s* is the rate reached; below {part.Rate:0} when the slowest listener took longer than {1000 / part.Rate:0} ms). Latency: that notification's arrival in the listener's handler − the moment its publish was sent, one clock (all clients are in the load generator). *lost*: a (publish, listener) without a notification before the next publish; *extra*: any further notification. Before the cells: {part.WarmUpSeconds:0.#} s of the same publishing to {ListenersBench.IdleListeners:N0} listeners (tiered JIT), not recorded."));
+        md.AppendLine();
+        md.AppendLine(Invariant($"*fan-out spread*: per publish, last − first listener's latency (median over publishes); *last listener*: per publish, the slowest listener's latency (median, p99). The server notifies the first event after a quiet spell at once and at most one more per {coalesce:0} ms (`TopicSubscriptions.Coalesce`; before commit 3b89dea it waited {coalesce:0} ms after every event, which made {coalesce:0} ms the floor of every latency). *server CPU* is the Tributary process over the window (publishes included), *client CPU* the load generator's."));
+        md.AppendLine();
+        md.AppendLine("| listeners | publishes/s | notifications received / expected | lost | extra | p50 ms | p95 ms | p99 ms | max ms | min ms | fan-out spread p50 ms | last listener p50 / p99 ms | publish_event p50 / p99 ms | server CPU % of a core | server CPU µs/notification | client CPU µs/notification | other CPU % |");
+        md.AppendLine("|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|");
+        foreach (var c in part.Cells)
+        {
+            md.AppendLine(Invariant($"| {c.Listeners:N0} | {c.PublishesPerSecond:0.0} | {c.Received:N0} / {c.Expected:N0} | {c.Lost:N0} | {c.Extra:N0} | {c.P50Ms:0.0} | {c.P95Ms:0.0} | {c.P99Ms:0.0} | {c.MaxMs:0.0} | {c.MinMs:0.0} | {c.SpreadP50Ms:0.0} | {c.LastListenerP50Ms:0.0} / {c.LastListenerP99Ms:0.0} | {c.PublishP50Ms:0.0} / {c.PublishP99Ms:0.0} | {c.ServerCpuPercent:0} | {c.ServerCpuUsPerNotification:N0} | {c.ClientCpuUsPerNotification:N0} | {c.OtherCpuPercent:0} |"));
+        }
+
+        var noisy = part.Cells.Where(c => c.OtherCpuPercent > 10).ToList();
+        if (noisy.Count > 0)
+        {
+            md.AppendLine();
+            md.AppendLine(Invariant($"**Noise:** other processes used more than 10 % of a core during {string.Join(", ", noisy.Select(c => $"{c.Listeners:N0} listener(s) ({c.OtherCpuPercent:0} %)"))}. Treat those figures with care."));
+        }
+
+        if (part.StrayNotifications > 0)
+        {
+            md.AppendLine();
+            md.AppendLine(Invariant($"{part.StrayNotifications:N0} notification(s) arrived for a listener already closed (or not of the expected shape) and were not counted."));
+        }
+
+        if (part.Idle is [var none, var some])
+        {
+            md.AppendLine();
+            md.AppendLine(Invariant($"Memory of the server (`/proc/PID/status`), each after {part.SettleSeconds:0} s idle; the listeners were opened in {part.IdleAttachSeconds:0.0} s ({ListenersBench.AttachParallelism} awaiting their acknowledgement at a time). The GC heap alone is not read (that needs an EventPipe session); RssAnon (GC heap, native allocations, thread stacks) bounds it."));
+            md.AppendLine();
+            md.AppendLine("| idle listeners | VmRSS MB | RssAnon MB | threads |");
+            md.AppendLine("|---:|---:|---:|---:|");
+            md.AppendLine(Invariant($"| {none.Listeners:N0} | {none.RssKb / 1024.0:0.0} | {none.AnonKb / 1024.0:0.0} | {none.Threads} |"));
+            md.AppendLine(Invariant($"| {some.Listeners:N0} | {some.RssKb / 1024.0:0.0} | {some.AnonKb / 1024.0:0.0} | {some.Threads} |"));
+            md.AppendLine();
+            md.AppendLine(Invariant($"**Per idle listener: {part.RssKbPerListener:0.0} KB of RSS** ({part.AnonKbPerListener:0.0} KB anonymous)."));
+        }
     }
 
     private static bool IsPostgres(Cell cell) => cell.Server == PostgresBench.RawServer || cell.Workload.StartsWith("pg ", StringComparison.Ordinal);
