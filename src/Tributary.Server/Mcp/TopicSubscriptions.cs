@@ -174,7 +174,9 @@ internal sealed partial class TopicSubscriptions(TopicRegistry topics, IEventSto
 
         try
         {
-            return topics.Get(Uri.UnescapeDataString(uri[Prefix.Length..])).Name;
+            // A query (the resource's filters) narrows what a read returns; updates are per topic.
+            var name = uri[Prefix.Length..];
+            return topics.Get(Uri.UnescapeDataString(name.Split('?', 2)[0])).Name;
         }
         catch (Core.ToolException e)
         {

@@ -28,8 +28,10 @@ public abstract class JsonResource : McpServerResource
             Description = description,
             MimeType = "application/json",
         };
+        // {name} is one path segment; a trailing {?a,b} (RFC 6570 form-style query) matches an optional query string.
+        var pattern = Regex.Replace(Regex.Escape(uriTemplate), @"\\\{\\\?[\w,]+}$", "(?:\\?(?<query>[^#]*))?");
         _pattern = new Regex(
-            "^" + Regex.Replace(Regex.Escape(uriTemplate), @"\\\{(\w+)}", "(?<$1>[^/?#]+)") + "$",
+            "^" + Regex.Replace(pattern, @"\\\{(\w+)}", "(?<$1>[^/?#]+)") + "$",
             RegexOptions.CultureInvariant,
             TimeSpan.FromMilliseconds(100));
     }
@@ -123,15 +125,38 @@ public sealed class AuditResource(State.StateStore state) : FixedJsonResource(
     }
 }
 
-/// <summary><c>tributary://topics/{topic}</c>: a topic's newest 50 events and the cursor to read on from with <c>read_events</c>.</summary>
+/// <summary>
+/// <c>tributary://topics/{topic}{?types,source,min_severity,after,limit}</c>: a topic's events (the newest 50, or those
+/// after a cursor) and the cursor to read on from with <c>read_events</c>; the query filters them.
+/// </summary>
 internal sealed class TopicResource(Tributary.Topics.TopicRegistry topics, Tributary.Topics.IEventStore store) : JsonResource(
-    "tributary://topics/{topic}", "topic", "Topic", "A topic's newest 50 events and its cursor: pass the cursor to read_events as 'after' to follow it.")
+    "tributary://topics/{topic}{?types,source,min_severity,after,limit}", "topic", "Topic",
+    "A topic's newest events (or those after ?after=cursor), filtered by ?types=a,b&source=&min_severity=, and its cursor: pass the cursor to read_events as 'after' to follow it.")
 {
     /// <inheritdoc />
     protected override async Task ReadJsonAsync(IReadOnlyDictionary<string, string> values, IBufferWriter<byte> output, CancellationToken cancellationToken)
     {
         var topic = topics.Get(values["topic"]);
-        var events = await store.ReadLatestAsync(topic.Name, 50, Tributary.Topics.EventFilter.All, cancellationToken);
+        var query = (values.GetValueOrDefault("query") ?? "").Split('&', StringSplitOptions.RemoveEmptyEntries)
+            .Select(p => p.Split('=', 2))
+            .ToDictionary(p => Uri.UnescapeDataString(p[0]), p => p.Length > 1 ? Uri.UnescapeDataString(p[1].Replace('+', ' ')) : "", StringComparer.Ordinal);
+        var filter = Tributary.Topics.EventFilter.All;
+        foreach (var (key, value) in query)
+        {
+            filter = key switch
+            {
+                "types" => filter with { Types = value.Split(',', StringSplitOptions.RemoveEmptyEntries | StringSplitOptions.TrimEntries) },
+                "source" => filter with { Source = value },
+                "min_severity" when Tributary.Topics.Severities.TryParse(value, out var severity) => filter with { MinSeverity = severity },
+                "after" or "limit" => filter,
+                _ => throw new ToolException($"'{key}={value}' is not a topic filter (types, source, min_severity, after, limit)"),
+            };
+        }
+
+        var limit = query.TryGetValue("limit", out var text) && int.TryParse(text, out var asked) ? Math.Clamp(asked, 1, 1000) : 50;
+        var events = query.TryGetValue("after", out var afterText) && long.TryParse(afterText, out var after)
+            ? await store.ReadAsync(topic.Name, after, limit, filter, cancellationToken)
+            : await store.ReadLatestAsync(topic.Name, limit, filter, cancellationToken);
         var cursor = events.Count > 0 ? events[^1].Sequence : await store.LastSequenceAsync(cancellationToken);
         await using var json = new System.Text.Json.Utf8JsonWriter(output);
         json.WriteStartObject();

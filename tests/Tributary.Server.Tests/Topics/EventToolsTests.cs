@@ -139,4 +139,21 @@ public sealed class EventToolsTests(TopicsServer server) : IClassFixture<TopicsS
         Assert.Equal(["orders"], completion.Completion.Values);
         Assert.Contains("read_events {topic, after: cursor, wait_ms}", client.ServerInstructions, StringComparison.Ordinal);
     }
+
+    [Fact]
+    public async Task The_topic_resource_takes_filters_in_its_query()
+    {
+        await using var client = await server.ConnectAsync();
+        var cursor = (await client.CallOkAsync("read_events", new() { ["topic"] = "logs", ["limit"] = 1 })).GetProperty("cursor").GetInt64();
+        await client.CallOkAsync("publish_event", new() { ["topic"] = "logs", ["type"] = "audit", ["data"] = new { message = "kept" }, ["severity"] = "error" });
+        await client.CallOkAsync("publish_event", new() { ["topic"] = "logs", ["type"] = "audit", ["data"] = new { message = "too mild" } });
+        await client.CallOkAsync("publish_event", new() { ["topic"] = "logs", ["type"] = "other", ["data"] = new { message = "other type" }, ["severity"] = "error" });
+
+        var resource = await client.ReadResourceAsync($"tributary://topics/logs?types=audit&min_severity=error&after={cursor}");
+        var text = Assert.IsType<ModelContextProtocol.Protocol.TextResourceContents>(Assert.Single(resource.Contents)).Text;
+        var events = JsonDocument.Parse(text).RootElement.GetProperty("events").EnumerateArray().ToList();
+        Assert.Equal("kept", Assert.Single(events).GetProperty("data").GetProperty("message").GetString());
+
+        await Assert.ThrowsAsync<ModelContextProtocol.McpProtocolException>(() => client.ReadResourceAsync("tributary://topics/logs?colour=red").AsTask());
+    }
 }
