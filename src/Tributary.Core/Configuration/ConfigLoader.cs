@@ -295,19 +295,8 @@ public sealed partial class ConfigLoader
     private static List<CaptureConfig> ReadCaptures(NodeReader reader, YamlNode node, string path)
     {
         List<CaptureConfig> captures = [];
-        if (reader.Mapping(node, path) is not { } mapping)
+        foreach (var (table, capturePath, nameNode, captureNode) in reader.Named(node, path, IdentifierRegex(), "a table name is letters, digits and '_'"))
         {
-            return captures;
-        }
-
-        foreach (var (nameNode, captureNode) in mapping.Children)
-        {
-            var table = ((YamlScalarNode)nameNode).Value ?? "";
-            var capturePath = $"{path}.{table}";
-            if (!IdentifierRegex().IsMatch(table))
-            {
-                reader.Errors.Add(capturePath, "a table name is letters, digits and '_'", LineOf(nameNode.Start));
-            }
 
             string? topic = null;
             var capture = new CaptureConfig { Table = table, Topic = "" };
@@ -356,19 +345,8 @@ public sealed partial class ConfigLoader
     private static List<WritableTableConfig> ReadWritableTables(NodeReader reader, YamlNode node, string path)
     {
         List<WritableTableConfig> tables = [];
-        if (reader.Mapping(node, path) is not { } mapping)
+        foreach (var (name, tablePath, nameNode, tableNode) in reader.Named(node, path, QualifiedNameRegex(), "a table name is letters, digits and '_', optionally after its schema (such as orders or sales.orders)"))
         {
-            return tables;
-        }
-
-        foreach (var (nameNode, tableNode) in mapping.Children)
-        {
-            var name = ((YamlScalarNode)nameNode).Value ?? "";
-            var tablePath = $"{path}.{name}";
-            if (!QualifiedNameRegex().IsMatch(name))
-            {
-                reader.Errors.Add(tablePath, "a table name is letters, digits and '_', optionally after its schema (such as orders or sales.orders)", LineOf(nameNode.Start));
-            }
 
             var table = new WritableTableConfig { Name = name };
             if (reader.Mapping(tableNode, tablePath) is { } body)
@@ -447,19 +425,8 @@ public sealed partial class ConfigLoader
     private static List<TopicConfig> ReadTopics(NodeReader reader, YamlNode node, string baseDirectory)
     {
         List<TopicConfig> topics = [];
-        if (reader.Mapping(node, "topics") is not { } mapping)
+        foreach (var (name, path, nameNode, topicNode) in reader.Named(node, "topics", SourceNameRegex(), "a topic name must be lowercase letters, digits and '_', starting with a letter (such as 'orders' or 'app_logs')"))
         {
-            return topics;
-        }
-
-        foreach (var (nameNode, topicNode) in mapping.Children)
-        {
-            var name = ((YamlScalarNode)nameNode).Value ?? "";
-            var path = $"topics.{name}";
-            if (!SourceNameRegex().IsMatch(name))
-            {
-                reader.Errors.Add(path, "a topic name must be lowercase letters, digits and '_', starting with a letter (such as 'orders' or 'app_logs')", LineOf(nameNode.Start));
-            }
 
             var topic = new TopicConfig { Name = name };
             if (reader.Mapping(topicNode, path) is { } body)
@@ -601,19 +568,8 @@ public sealed partial class ConfigLoader
     private static List<ToolParameterConfig> ReadParameters(NodeReader reader, YamlNode node, string path)
     {
         List<ToolParameterConfig> parameters = [];
-        if (reader.Mapping(node, path) is not { } mapping)
+        foreach (var (name, parameterPath, nameNode, parameterNode) in reader.Named(node, path, IdentifierRegex(), "a parameter name is letters, digits and '_', starting with a letter or '_'"))
         {
-            return parameters;
-        }
-
-        foreach (var (nameNode, parameterNode) in mapping.Children)
-        {
-            var name = ((YamlScalarNode)nameNode).Value ?? "";
-            var parameterPath = $"{path}.{name}";
-            if (!IdentifierRegex().IsMatch(name))
-            {
-                reader.Errors.Add(parameterPath, "a parameter name is letters, digits and '_', starting with a letter or '_'", LineOf(nameNode.Start));
-            }
 
             var parameter = new ToolParameterConfig { Name = name };
             if (reader.Mapping(parameterNode, parameterPath) is { } body)
@@ -716,6 +672,30 @@ public sealed partial class ConfigLoader
             }
 
             return null;
+        }
+
+        /// <summary>
+        /// The entries of a mapping of named things (tables, topics, parameters), each with its path; a name that does not
+        /// match <paramref name="name"/> is reported with <paramref name="problem"/>.
+        /// </summary>
+        public IEnumerable<(string Name, string Path, YamlNode Key, YamlNode Value)> Named(YamlNode node, string path, Regex name, string problem)
+        {
+            if (Mapping(node, path) is not { } mapping)
+            {
+                yield break;
+            }
+
+            foreach (var (keyNode, value) in mapping.Children)
+            {
+                var text = ((YamlScalarNode)keyNode).Value ?? "";
+                var entryPath = $"{path}.{text}";
+                if (!name.IsMatch(text))
+                {
+                    Errors.Add(entryPath, problem, ConfigLoader.LineOf(keyNode.Start));
+                }
+
+                yield return (text, entryPath, keyNode, value);
+            }
         }
 
         public IEnumerable<(string Key, YamlNode Value, string Path)> Entries(YamlMappingNode mapping, string path, IReadOnlyCollection<string> known)
