@@ -26,7 +26,24 @@ public static class TributaryHttpExtensions
 #pragma warning disable MCP9004 // The legacy SSE transport is deprecated by the spec, and still used by older clients.
             options.EnableLegacySse = true;
 #pragma warning restore MCP9004
+#pragma warning disable MCPEXP002 // The one hook that tells when a session ends; subscriptions need it.
+            options.RunSessionHandler = RunSessionAsync;
+#pragma warning restore MCPEXP002
         });
+
+    /// <summary>Runs a session; when it ends (the client left, or it timed out) its topic subscriptions end with it.</summary>
+    private static async Task RunSessionAsync(HttpContext context, ModelContextProtocol.Server.McpServer session, CancellationToken cancellationToken)
+    {
+        var subscriptions = context.RequestServices.GetService<Mcp.TopicSubscriptions>();
+        try
+        {
+            await session.RunAsync(cancellationToken);
+        }
+        finally
+        {
+            subscriptions?.EndSession(session);
+        }
+    }
 
     /// <summary>Adds the safety checks, the health endpoint and the MCP endpoints to <paramref name="app"/>.</summary>
     public static WebApplication MapTributaryHttp(this WebApplication app, HttpSafetyOptions safety)

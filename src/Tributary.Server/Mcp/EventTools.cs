@@ -86,11 +86,13 @@ internal sealed class ReadEventsTool(TopicRegistry topics, IEventStore store, IE
         }
 
         var filter = Filter(arguments.Get("filter"));
-        var after = await CursorAsync(arguments.Get("after"), cancellationToken);
+        // The log's end is taken before reading: every event up to it is read (or filtered out), so it is a safe cursor.
+        var last = await store.LastSequenceAsync(cancellationToken);
+        var after = Cursor(arguments.Get("after"), last);
         IReadOnlyList<TopicEvent> events = after is { } from
             ? await store.ReadAsync(topic, from, limit, filter, cancellationToken)
             : await store.ReadLatestAsync(topic, limit, filter, cancellationToken);
-        var cursor = events.Count > 0 ? events[^1].Sequence : after ?? await store.LastSequenceAsync(cancellationToken);
+        var cursor = NextCursor(events, limit, after, last);
 
         // Nothing yet: wait for the topic to move, then read again; events the filter drops move the cursor on.
         var deadline = DateTimeOffset.UtcNow.AddMilliseconds(wait);
@@ -136,7 +138,20 @@ internal sealed class ReadEventsTool(TopicRegistry topics, IEventStore store, IE
         json.WriteEndObject();
     }
 
-    private async Task<long?> CursorAsync(JsonElement? value, CancellationToken cancellationToken)
+    /// <summary>
+    /// The cursor to read on from after a read that returned <paramref name="events"/> (at most <paramref name="limit"/>)
+    /// after <paramref name="after"/>, with the log's end <paramref name="last"/> taken before the read: a full page ends at
+    /// its last event; otherwise everything up to <paramref name="last"/> was read or filtered out.
+    /// </summary>
+    public static long NextCursor(IReadOnlyList<TopicEvent> events, int limit, long? after, long last)
+    {
+        ArgumentNullException.ThrowIfNull(events);
+        return after is not null && events.Count >= limit
+            ? events[^1].Sequence
+            : Math.Max(Math.Max(after ?? 0, last), events.Count > 0 ? events[^1].Sequence : 0);
+    }
+
+    private static long? Cursor(JsonElement? value, long last)
     {
         long? cursor = value switch
         {
@@ -150,13 +165,13 @@ internal sealed class ReadEventsTool(TopicRegistry topics, IEventStore store, IE
             throw new ToolException("'after' is not a cursor: cursors are never negative");
         }
 
-        if (cursor is { } given && given > await store.LastSequenceAsync(cancellationToken))
-        {
-            throw new ToolException($"'after' ({given}) is ahead of the log (its newest event is {await store.LastSequenceAsync(cancellationToken)}): pass a cursor you received, or leave it out");
-        }
-
-        return cursor;
+        return cursor is { } given ? CheckCursor(given, last) : null;
     }
+
+    /// <summary>Returns <paramref name="cursor"/> when it is not ahead of the log's end <paramref name="last"/>; else a tool error.</summary>
+    public static long CheckCursor(long cursor, long last) => cursor <= last
+        ? cursor
+        : throw new ToolException($"'after' ({cursor}) is ahead of the log (its newest event is {last}): pass a cursor you received, or leave it out");
 
     private static EventFilter Filter(JsonElement? value)
     {

@@ -27,8 +27,7 @@ internal sealed partial class TopicSubscriptions(TopicRegistry topics, IEventSto
     /// <summary>How long a burst is gathered into one notification.</summary>
     public static readonly TimeSpan Coalesce = TimeSpan.FromMilliseconds(20);
 
-    private const string Prefix = "tributary://topics/";
-    private readonly ConcurrentDictionary<(McpServer Session, string Uri), CancellationTokenSource> _sessionSubscriptions = new();
+    private readonly ConcurrentDictionary<(string Session, string Uri), CancellationTokenSource> _sessionSubscriptions = new();
     private int _active;
 
     /// <summary>Subscriptions running now (each one waiting on its topic).</summary>
@@ -38,8 +37,9 @@ internal sealed partial class TopicSubscriptions(TopicRegistry topics, IEventSto
     public async ValueTask<EmptyResult> SubscribeAsync(RequestContext<SubscribeRequestParams> request, CancellationToken cancellationToken)
     {
         var uri = request.Params?.Uri ?? throw new McpProtocolException("'uri' is required", McpErrorCode.InvalidParams);
-        var topic = Topic(uri);
-        var session = request.Server;
+        var query = Query(uri);
+        var server = request.Server;
+        var session = SessionKey(server);
         if (_sessionSubscriptions.Keys.Count(k => k.Session == session) >= MaxPerRequest)
         {
             throw new McpProtocolException($"this session already follows {MaxPerRequest} resources: unsubscribe from some first", McpErrorCode.InvalidRequest);
@@ -59,7 +59,7 @@ internal sealed partial class TopicSubscriptions(TopicRegistry topics, IEventSto
         {
             try
             {
-                await PumpAsync(topic, cursor, ct => session.SendNotificationAsync(NotificationMethods.ResourceUpdatedNotification, new ResourceUpdatedNotificationParams { Uri = uri }, cancellationToken: ct), stop.Token);
+                await PumpAsync(query, cursor, ct => server.SendNotificationAsync(NotificationMethods.ResourceUpdatedNotification, new ResourceUpdatedNotificationParams { Uri = uri }, cancellationToken: ct), stop.Token);
             }
             finally
             {
@@ -73,7 +73,7 @@ internal sealed partial class TopicSubscriptions(TopicRegistry topics, IEventSto
     /// <summary><c>resources/unsubscribe</c> on an initialize session.</summary>
     public ValueTask<EmptyResult> UnsubscribeAsync(RequestContext<UnsubscribeRequestParams> request, CancellationToken cancellationToken)
     {
-        if (request.Params?.Uri is { } uri && _sessionSubscriptions.TryGetValue((request.Server, uri), out var stop))
+        if (request.Params?.Uri is { } uri && _sessionSubscriptions.TryGetValue((SessionKey(request.Server), uri), out var stop))
         {
             stop.Cancel();
         }
@@ -93,7 +93,7 @@ internal sealed partial class TopicSubscriptions(TopicRegistry topics, IEventSto
             throw new McpProtocolException($"at most {MaxPerRequest} resources per subscriptions/listen (asked for {requested.Count})", McpErrorCode.InvalidParams);
         }
 
-        var granted = requested.Distinct(StringComparer.Ordinal).Select(uri => (Uri: uri, Topic: Topic(uri))).ToList();
+        var granted = requested.Distinct(StringComparer.Ordinal).Select(uri => (Uri: uri, Query: Query(uri))).ToList();
         var subscriptionId = request.JsonRpcRequest.Id;
         var server = request.Server;
         // The cursor is taken before the acknowledgement: an event published once the client has it is always notified.
@@ -108,10 +108,10 @@ internal sealed partial class TopicSubscriptions(TopicRegistry topics, IEventSto
         var pumps = new List<Task>();
         try
         {
-            foreach (var (uri, topic) in granted)
+            foreach (var (uri, query) in granted)
             {
                 Reserve();
-                pumps.Add(PumpAsync(topic, cursor, ct => server.SendMessageAsync(Tagged(NotificationMethods.ResourceUpdatedNotification, new JsonObject { ["uri"] = uri }, subscriptionId), ct), cancellationToken));
+                pumps.Add(PumpAsync(query, cursor, ct => server.SendMessageAsync(Tagged(NotificationMethods.ResourceUpdatedNotification, new JsonObject { ["uri"] = uri }, subscriptionId), ct), cancellationToken));
             }
         }
         catch (McpProtocolException)
@@ -125,10 +125,31 @@ internal sealed partial class TopicSubscriptions(TopicRegistry topics, IEventSto
         return new EmptyResult();
     }
 
-    private async Task PumpAsync(string topic, long cursor, Func<CancellationToken, Task> notify, CancellationToken cancellationToken)
+    /// <summary>Ends every subscription of an initialize session that has ended (its client left or timed out).</summary>
+    public void EndSession(McpServer session)
+    {
+        if (session.SessionId is not { } key)
+        {
+            // A stateless exchange: it holds no session subscriptions.
+            return;
+        }
+
+        foreach (var ((owner, _), stop) in _sessionSubscriptions)
+        {
+            if (owner == key)
+            {
+                stop.Cancel();
+            }
+        }
+    }
+
+    private async Task PumpAsync(TopicQuery query, long cursor, Func<CancellationToken, Task> notify, CancellationToken cancellationToken)
     {
         // Leading-edge throttle: the first event after a quiet spell is notified at once; events within Coalesce of the
-        // last notification are gathered into one more, sent when the interval is over.
+        // last notification are gathered into one more, sent when the interval is over. A filtered subscription is told
+        // only of events its filter keeps.
+        var topic = query.Topic.Name;
+        var filtered = !ReferenceEquals(query.Filter, EventFilter.All);
         var lastNotified = long.MinValue / 2;
         try
         {
@@ -146,9 +167,13 @@ internal sealed partial class TopicSubscriptions(TopicRegistry topics, IEventSto
                     newest = await bus.WaitAsync(topic, newest - 1, TimeSpan.Zero, cancellationToken) ?? newest;
                 }
 
+                var kept = !filtered || await KeepsAnyAsync(query, cursor, cancellationToken);
                 cursor = newest;
-                lastNotified = System.Diagnostics.Stopwatch.GetTimestamp();
-                await notify(cancellationToken);
+                if (kept)
+                {
+                    lastNotified = System.Diagnostics.Stopwatch.GetTimestamp();
+                    await notify(cancellationToken);
+                }
             }
         }
         catch (OperationCanceledException) when (cancellationToken.IsCancellationRequested)
@@ -165,24 +190,47 @@ internal sealed partial class TopicSubscriptions(TopicRegistry topics, IEventSto
         }
     }
 
-    private string Topic(string uri)
+    /// <summary>True when the topic has an event after <paramref name="cursor"/> that the query's filter keeps (a filter that fails on an event counts as keeping it: the read reports why).</summary>
+    private async Task<bool> KeepsAnyAsync(TopicQuery query, long cursor, CancellationToken cancellationToken)
     {
-        if (!uri.StartsWith(Prefix, StringComparison.Ordinal))
+        try
         {
-            throw new McpProtocolException($"'{uri}' cannot be subscribed to: subscriptions follow topics, tributary://topics/{{topic}}", McpErrorCode.ResourceNotFound);
+            return (await store.ReadAsync(query.Topic.Name, cursor, 1, query.Filter, cancellationToken)).Count > 0;
+        }
+        catch (Core.ToolException)
+        {
+            return true;
+        }
+    }
+
+    private TopicQuery Query(string uri)
+    {
+        if (!uri.StartsWith(TopicQuery.Prefix, StringComparison.Ordinal))
+        {
+            throw new McpProtocolException($"'{uri}' cannot be subscribed to: subscriptions follow topics, {TopicQuery.Template}", McpErrorCode.ResourceNotFound);
         }
 
         try
         {
-            // A query (the resource's filters) narrows what a read returns; updates are per topic.
-            var name = uri[Prefix.Length..];
-            return topics.Get(Uri.UnescapeDataString(name.Split('?', 2)[0])).Name;
+            topics.Get(TopicQuery.TopicName(uri));
         }
         catch (Core.ToolException e)
         {
             throw new McpProtocolException(e.Message, McpErrorCode.ResourceNotFound);
         }
+
+        try
+        {
+            return TopicQuery.Parse(uri, topics);
+        }
+        catch (Core.ToolException e)
+        {
+            throw new McpProtocolException(e.Message, McpErrorCode.InvalidParams);
+        }
     }
+
+    /// <summary>What ties requests to their session: the session id (a request's server object is a per-request view of it); stdio has one session.</summary>
+    private static string SessionKey(McpServer server) => server.SessionId ?? "";
 
     private void Reserve()
     {

@@ -51,7 +51,8 @@ public abstract class JsonResource : McpServerResource
         ArgumentNullException.ThrowIfNull(request);
         var uri = request.Params!.Uri;
         var match = _pattern.Match(uri);
-        var values = match.Groups.Values.Where(g => g.Name != "0").ToDictionary(g => g.Name, g => Uri.UnescapeDataString(g.Value));
+        // Path segments are unescaped here; a query string is left encoded for the resource to split first.
+        var values = match.Groups.Values.Where(g => g.Name != "0").ToDictionary(g => g.Name, g => g.Name == "query" ? g.Value : Uri.UnescapeDataString(g.Value));
         try
         {
             using var output = new PooledBufferWriter();
@@ -126,38 +127,22 @@ public sealed class AuditResource(State.StateStore state) : FixedJsonResource(
 }
 
 /// <summary>
-/// <c>tributary://topics/{topic}{?types,source,min_severity,after,limit}</c>: a topic's events (the newest 50, or those
-/// after a cursor) and the cursor to read on from with <c>read_events</c>; the query filters them.
+/// <c>tributary://topics/{topic}{?types,source,min_severity,message,fields,after,limit}</c>: a topic's events (the newest
+/// 50, or those after a cursor) and the cursor to read on from with <c>read_events</c>; the query filters them.
 /// </summary>
 internal sealed class TopicResource(Tributary.Topics.TopicRegistry topics, Tributary.Topics.IEventStore store) : JsonResource(
-    "tributary://topics/{topic}{?types,source,min_severity,after,limit}", "topic", "Topic",
-    "A topic's newest events (or those after ?after=cursor), filtered by ?types=a,b&source=&min_severity=, and its cursor: pass the cursor to read_events as 'after' to follow it.")
+    TopicQuery.Template, "topic", "Topic",
+    "A topic's newest events (or those after ?after=cursor), filtered by ?types=a,b&source=&min_severity=&message=regex&fields={json}, and its cursor: pass the cursor to read_events as 'after' to follow it. Subscriptions to the URI honour its filters.")
 {
     /// <inheritdoc />
     protected override async Task ReadJsonAsync(IReadOnlyDictionary<string, string> values, IBufferWriter<byte> output, CancellationToken cancellationToken)
     {
-        var topic = topics.Get(values["topic"]);
-        var query = (values.GetValueOrDefault("query") ?? "").Split('&', StringSplitOptions.RemoveEmptyEntries)
-            .Select(p => p.Split('=', 2))
-            .ToDictionary(p => Uri.UnescapeDataString(p[0]), p => p.Length > 1 ? Uri.UnescapeDataString(p[1].Replace('+', ' ')) : "", StringComparer.Ordinal);
-        var filter = Tributary.Topics.EventFilter.All;
-        foreach (var (key, value) in query)
-        {
-            filter = key switch
-            {
-                "types" => filter with { Types = value.Split(',', StringSplitOptions.RemoveEmptyEntries | StringSplitOptions.TrimEntries) },
-                "source" => filter with { Source = value },
-                "min_severity" when Tributary.Topics.Severities.TryParse(value, out var severity) => filter with { MinSeverity = severity },
-                "after" or "limit" => filter,
-                _ => throw new ToolException($"'{key}={value}' is not a topic filter (types, source, min_severity, after, limit)"),
-            };
-        }
-
-        var limit = query.TryGetValue("limit", out var text) && int.TryParse(text, out var asked) ? Math.Clamp(asked, 1, 1000) : 50;
-        var events = query.TryGetValue("after", out var afterText) && long.TryParse(afterText, out var after)
-            ? await store.ReadAsync(topic.Name, after, limit, filter, cancellationToken)
+        var (topic, filter, after, limit) = TopicQuery.Parse(values["topic"], values.GetValueOrDefault("query") ?? "", topics);
+        var last = await store.LastSequenceAsync(cancellationToken);
+        var events = after is { } given
+            ? await store.ReadAsync(topic.Name, ReadEventsTool.CheckCursor(given, last), limit, filter, cancellationToken)
             : await store.ReadLatestAsync(topic.Name, limit, filter, cancellationToken);
-        var cursor = events.Count > 0 ? events[^1].Sequence : await store.LastSequenceAsync(cancellationToken);
+        var cursor = ReadEventsTool.NextCursor(events, limit, after, last);
         await using var json = new System.Text.Json.Utf8JsonWriter(output);
         json.WriteStartObject();
         json.WriteString("topic"u8, topic.Name);

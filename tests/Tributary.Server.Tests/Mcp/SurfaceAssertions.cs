@@ -52,7 +52,7 @@ internal static class SurfaceAssertions
         var templates = await client.ListResourceTemplatesAsync();
         Assert.Equal(
             writable
-                ? ["tributary://sources/{source}/schema", "tributary://sources/{source}/tables/{table}", "tributary://topics/{topic}{?types,source,min_severity,after,limit}"]
+                ? ["tributary://sources/{source}/schema", "tributary://sources/{source}/tables/{table}", "tributary://topics/{topic}{?types,source,min_severity,message,fields,after,limit}"]
                 : ["tributary://sources/{source}/schema", "tributary://sources/{source}/tables/{table}"],
             templates.Select(t => t.UriTemplate).Order());
 

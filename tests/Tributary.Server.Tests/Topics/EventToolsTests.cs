@@ -154,6 +154,19 @@ public sealed class EventToolsTests(TopicsServer server) : IClassFixture<TopicsS
         var events = JsonDocument.Parse(text).RootElement.GetProperty("events").EnumerateArray().ToList();
         Assert.Equal("kept", Assert.Single(events).GetProperty("data").GetProperty("message").GetString());
 
-        await Assert.ThrowsAsync<ModelContextProtocol.McpProtocolException>(() => client.ReadResourceAsync("tributary://topics/logs?colour=red").AsTask());
+        // A message regex and data field equality, URL-encoded ('&' inside a value stays part of it); the cursor moves past what they drop.
+        await client.CallOkAsync("publish_event", new() { ["topic"] = "logs", ["type"] = "audit", ["data"] = new { message = "a&b refund", shop = new { id = 7 } } });
+        var last = (await client.CallOkAsync("publish_event", new() { ["topic"] = "logs", ["type"] = "audit", ["data"] = new { message = "a&b refund", shop = new { id = 8 } } })).GetProperty("sequence").GetInt64();
+        var fields = Uri.EscapeDataString("""{"shop.id":7}""");
+        var matched = JsonDocument.Parse(Assert.IsType<ModelContextProtocol.Protocol.TextResourceContents>(Assert.Single(
+            (await client.ReadResourceAsync($"tributary://topics/logs?message={Uri.EscapeDataString("^a&b")}&fields={fields}&after={cursor}")).Contents)).Text).RootElement;
+        Assert.Equal(7, Assert.Single(matched.GetProperty("events").EnumerateArray()).GetProperty("data").GetProperty("shop").GetProperty("id").GetInt32());
+        Assert.Equal(last, matched.GetProperty("cursor").GetInt64());
+
+        foreach (var (query, named) in new[] { ("colour=red", "colour"), ("min_severity=loud", "min_severity"), ("after=soon", "after"), ("limit=0", "limit"), ("fields=%5B1%5D", "fields"), ("message=(", "message"), ($"after={last + 1000}", "ahead of the log") })
+        {
+            var error = await Assert.ThrowsAsync<ModelContextProtocol.McpProtocolException>(() => client.ReadResourceAsync($"tributary://topics/logs?{query}").AsTask());
+            Assert.Contains(named, error.Message, StringComparison.Ordinal);
+        }
     }
 }

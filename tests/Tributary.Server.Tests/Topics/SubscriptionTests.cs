@@ -94,6 +94,111 @@ public sealed class SubscriptionTests(TopicsServer server) : IClassFixture<Topic
         Assert.Equal(McpErrorCode.ResourceNotFound, missing.ErrorCode);
     }
 
+    [Fact]
+    public async Task A_filtered_subscription_is_told_only_of_events_its_filter_keeps()
+    {
+        await using var client = await server.ConnectAsync();
+        var updates = Channel.CreateUnbounded<(string Uri, int Published)>();
+        var published = 0;
+        await using var updateHandler = client.RegisterNotificationHandler(NotificationMethods.ResourceUpdatedNotification, (n, _) =>
+        {
+            updates.Writer.TryWrite((((JsonObject)n.Params!)["uri"]!.GetValue<string>(), Volatile.Read(ref published)));
+            return default;
+        });
+        var acknowledged = new TaskCompletionSource();
+        await using var ackHandler = client.RegisterNotificationHandler(NotificationMethods.SubscriptionsAcknowledgedNotification, (_, _) => { acknowledged.TrySetResult(); return default; });
+
+        const string all = "tributary://topics/logs";
+        const string errors = "tributary://topics/logs?min_severity=error&fields=%7B%22service%22%3A%22billing%22%7D";
+        using var leave = new CancellationTokenSource();
+        var listen = client.SendRequestAsync(Listen(all, errors), leave.Token);
+        using var timeout = new CancellationTokenSource(Patience);
+        await acknowledged.Task.WaitAsync(timeout.Token);
+
+        await using var publisher = await server.ConnectAsync();
+        // An info line and an error of another service: the unfiltered subscription is told, the filtered one is not.
+        await publisher.CallOkAsync("publish_event", new() { ["topic"] = "logs", ["type"] = "line", ["data"] = new { service = "billing", message = "fine" } });
+        await publisher.CallOkAsync("publish_event", new() { ["topic"] = "logs", ["type"] = "line", ["data"] = new { service = "search", message = "down" }, ["severity"] = "error" });
+        Assert.Equal(all, (await updates.Reader.ReadAsync(timeout.Token)).Uri);
+
+        // Now one it keeps.
+        Volatile.Write(ref published, 1);
+        await publisher.CallOkAsync("publish_event", new() { ["topic"] = "logs", ["type"] = "line", ["data"] = new { service = "billing", message = "card declined" }, ["severity"] = "error" });
+        (string Uri, int Published) update;
+        while ((update = await updates.Reader.ReadAsync(timeout.Token)).Uri != errors)
+        {
+        }
+
+        Assert.Equal(1, update.Published);
+        await leave.CancelAsync();
+        await Assert.ThrowsAnyAsync<OperationCanceledException>(() => listen);
+
+        // A filter that is not one is refused before anything is granted.
+        var bad = await Assert.ThrowsAsync<McpProtocolException>(() => client.SendRequestAsync(Listen("tributary://topics/logs?min_severity=loud")));
+        Assert.Equal(McpErrorCode.InvalidParams, bad.ErrorCode);
+        Assert.Contains("min_severity", bad.Message, StringComparison.Ordinal);
+    }
+
+    [Fact]
+    public async Task A_legacy_session_that_ends_frees_its_subscriptions_without_waiting_for_an_event()
+    {
+        var subscriptions = server.Services.GetRequiredService<TopicSubscriptions>();
+        var before = subscriptions.Active;
+        var client = await server.ConnectAsync(protocolVersion: "2025-11-25");
+        await client.SubscribeToResourceAsync(new SubscribeRequestParams { Uri = "tributary://topics/orders?types=never.published" });
+        await client.SubscribeToResourceAsync(new SubscribeRequestParams { Uri = "tributary://topics/logs?types=never.published" });
+        Assert.Equal(before + 2, subscriptions.Active);
+
+        // The client leaves (its transport ends the session); nothing is published to either topic.
+        await client.DisposeAsync();
+        for (var attempt = 0; attempt < 200 && subscriptions.Active > before; attempt++)
+        {
+            await Task.Delay(50);
+        }
+
+        Assert.Equal(before, subscriptions.Active);
+    }
+
+    [Fact]
+    public async Task The_node_holds_at_most_10000_subscriptions_across_requests()
+    {
+        var subscriptions = server.Services.GetRequiredService<TopicSubscriptions>();
+        var before = subscriptions.Active;
+        await using var client = await server.ConnectAsync();
+        var acknowledged = 0;
+        await using var ackHandler = client.RegisterNotificationHandler(NotificationMethods.SubscriptionsAcknowledgedNotification, (_, _) => { Interlocked.Increment(ref acknowledged); return default; });
+        using var leave = new CancellationTokenSource();
+        var perRequest = TopicSubscriptions.MaxPerRequest;
+        var requests = (TopicSubscriptions.MaxActive - before) / perRequest;
+        var listens = Enumerable.Range(0, requests)
+            .Select(r => client.SendRequestAsync(Listen(Enumerable.Range(0, perRequest).Select(i => $"tributary://topics/orders?source=r{r}-{i}").ToArray()), leave.Token))
+            .ToList();
+        for (var attempt = 0; attempt < 1200 && subscriptions.Active < before + (requests * perRequest); attempt++)
+        {
+            await Task.Delay(50);
+        }
+
+        Assert.Equal(before + (requests * perRequest), subscriptions.Active);
+        var over = await Assert.ThrowsAsync<McpProtocolException>(() =>
+            client.SendRequestAsync(Listen(Enumerable.Range(0, perRequest).Select(i => $"tributary://topics/logs?source=over-{i}").ToArray())));
+        Assert.Contains($"already holds {TopicSubscriptions.MaxActive} subscriptions", over.Message, StringComparison.Ordinal);
+        Assert.Equal(before + (requests * perRequest), subscriptions.Active);
+
+        await leave.CancelAsync();
+        foreach (var listen in listens)
+        {
+            await Assert.ThrowsAnyAsync<OperationCanceledException>(() => listen);
+        }
+
+        for (var attempt = 0; attempt < 400 && subscriptions.Active > before; attempt++)
+        {
+            await Task.Delay(50);
+        }
+
+        Assert.Equal(before, subscriptions.Active);
+        Assert.True(Volatile.Read(ref acknowledged) >= requests);
+    }
+
     private static JsonRpcRequest Listen(params string[] uris) => new()
     {
         Method = RequestMethods.SubscriptionsListen,
