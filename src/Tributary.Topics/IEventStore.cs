@@ -17,6 +17,9 @@ public interface IEventStore : IAsyncDisposable
 
     /// <summary>The sequence number of the newest event in the whole log (0 when empty): no valid cursor is beyond it.</summary>
     Task<long> LastSequenceAsync(CancellationToken cancellationToken);
+
+    /// <summary>The value of the newest <see cref="NewEvent.Position"/> stored under <paramref name="name"/>, or null.</summary>
+    Task<string?> ReadPositionAsync(string name, CancellationToken cancellationToken);
 }
 
 /// <summary>

@@ -8,7 +8,8 @@ namespace Tributary.Topics;
 /// <summary>
 /// The embedded event store: one SQLite file (WAL). Appends are queued and written by one writer in batches of up to
 /// 1,024 per transaction; each append completes once its batch is committed, then the bus is told. Retention runs
-/// after every 1,000 appends. Appends by other processes (<c>tributary publish</c>) are noticed within 250 ms.
+/// after every 1,000 appends. An event's ingest position (<see cref="NewEvent.Position"/>) is stored in the same
+/// transaction. Appends by other processes (<c>tributary publish</c>) are noticed within 250 ms.
 /// </summary>
 public sealed class SqliteEventStore : IEventStore
 {
@@ -55,6 +56,10 @@ public sealed class SqliteEventStore : IEventStore
                 trace_id TEXT
             );
             CREATE INDEX IF NOT EXISTS events_topic_seq ON events (topic, seq);
+            CREATE TABLE IF NOT EXISTS positions (
+                name  TEXT PRIMARY KEY,
+                value TEXT NOT NULL
+            );
             """);
         _lastKnown = LastSequence(_writer);
         _writing = Task.Run(WriteLoopAsync);
@@ -85,6 +90,16 @@ public sealed class SqliteEventStore : IEventStore
     {
         using var connection = Open();
         return Task.FromResult(LastSequence(connection));
+    }
+
+    /// <inheritdoc />
+    public Task<string?> ReadPositionAsync(string name, CancellationToken cancellationToken)
+    {
+        using var connection = Open();
+        using var command = connection.CreateCommand();
+        command.CommandText = "SELECT value FROM positions WHERE name = $name";
+        command.Parameters.AddWithValue("$name", name);
+        return Task.FromResult(command.ExecuteScalar() as string);
     }
 
     /// <inheritdoc />
@@ -147,6 +162,11 @@ public sealed class SqliteEventStore : IEventStore
         insert.CommandText = "INSERT INTO events (topic, type, source, severity, time, data, trace_id) VALUES ($topic, $type, $source, $severity, $time, $data, $trace) RETURNING seq";
         var parameters = InsertParameters.Select(n => insert.Parameters.Add(new SqliteParameter { ParameterName = n })).ToArray();
         insert.Prepare();
+        using var position = _writer.CreateCommand();
+        position.CommandText = "INSERT INTO positions (name, value) VALUES ($name, $value) ON CONFLICT (name) DO UPDATE SET value = excluded.value";
+        var positionName = position.Parameters.Add(new SqliteParameter { ParameterName = "$name" });
+        var positionValue = position.Parameters.Add(new SqliteParameter { ParameterName = "$value" });
+        position.Prepare();
         var batch = new List<(Pending Pending, long Sequence)>(MaxBatch);
         while (await _queue.Reader.WaitToReadAsync())
         {
@@ -166,6 +186,13 @@ public sealed class SqliteEventStore : IEventStore
                     parameters[5].Value = e.Data.GetRawText();
                     parameters[6].Value = (object?)e.TraceId ?? DBNull.Value;
                     batch.Add((pending, (long)insert.ExecuteScalar()!));
+                    if (e.Position is { } at)
+                    {
+                        position.Transaction = transaction;
+                        positionName.Value = at.Name;
+                        positionValue.Value = at.Value;
+                        position.ExecuteNonQuery();
+                    }
                 }
 
                 transaction.Commit();

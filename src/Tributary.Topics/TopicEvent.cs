@@ -70,6 +70,9 @@ public sealed record TopicEvent(long Sequence, string Topic, string Type, string
 /// <summary>An event to append.</summary>
 public sealed partial record NewEvent(string Topic, string Type, string Source, Severity Severity, JsonElement Data, string? TraceId = null)
 {
+    /// <summary>Where an ingest stands once this event is stored (a file offset, a feed's event id); kept atomically with the event.</summary>
+    public IngestPosition? Position { get; init; }
+
     /// <summary>Largest payload accepted, in bytes of JSON.</summary>
     public const int MaxDataBytes = 256 * 1024;
 
@@ -108,3 +111,8 @@ public sealed partial record NewEvent(string Topic, string Type, string Source, 
     [GeneratedRegex("^[A-Za-z0-9_.:-]{1,100}$")]
     private static partial Regex TypeRegex();
 }
+
+/// <summary>A named ingest position (such as <c>tail:logs:/var/log/app.log</c>) and its value, stored with an event so that a restart resumes exactly after it.</summary>
+/// <param name="Name">Which ingest it belongs to.</param>
+/// <param name="Value">Where it stands, in the ingest's own terms.</param>
+public sealed record IngestPosition(string Name, string Value);

@@ -66,6 +66,53 @@ public sealed class LogFileTailTests
         Assert.All(events, e => Assert.Equal("tail", e.Source));
     }
 
+    [Fact]
+    public async Task A_restarted_tail_reads_the_lines_written_while_it_was_down_once()
+    {
+        var directory = TestPaths.NewTempDirectory();
+        var log = Path.Combine(directory, "app.log");
+        await File.WriteAllTextAsync(log, "before the first start\n");
+        await using var store = new SqliteEventStore(Path.Combine(directory, SqliteEventStore.FileName), new EventBus());
+
+        await RunTailAsync(log, store, async () =>
+        {
+            await File.AppendAllTextAsync(log, "one\ntwo\n");
+            await WaitForAsync(store, 2);
+        });
+
+        // Down: two more lines (one of them with characters of several bytes), then up again.
+        await File.AppendAllTextAsync(log, "three: naïve café\nfour\n");
+        await RunTailAsync(log, store, async () =>
+        {
+            await WaitForAsync(store, 4);
+            await File.AppendAllTextAsync(log, "five\n");
+            await WaitForAsync(store, 5);
+        });
+
+        // Down, and the file is rotated meanwhile: the new file is read from its start.
+        File.Move(log, log + ".1");
+        await File.WriteAllTextAsync(log, "six, in the new file\n");
+        await RunTailAsync(log, store, () => WaitForAsync(store, 6));
+
+        var events = await store.ReadAsync("logs", 0, 100, EventFilter.All, CancellationToken.None);
+        Assert.Equal(["one", "two", "three: naïve café", "four", "five", "six, in the new file"], events.Select(e => e.Data.GetProperty("message").GetString()));
+    }
+
+    private static async Task RunTailAsync(string log, SqliteEventStore store, Func<Task> body)
+    {
+        using var tail = new LogFileTail(log, "logs", store);
+        await tail.StartAsync(CancellationToken.None);
+        try
+        {
+            await tail.Positioned.WaitAsync(TimeSpan.FromSeconds(30));
+            await body();
+        }
+        finally
+        {
+            await tail.StopAsync(CancellationToken.None);
+        }
+    }
+
     private static async Task WaitForAsync(SqliteEventStore store, int count)
     {
         for (var attempt = 0; attempt < 100; attempt++)

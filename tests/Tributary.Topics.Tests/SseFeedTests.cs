@@ -10,7 +10,7 @@ namespace Tributary.Topics.Tests;
 public sealed class SseFeedTests
 {
     [Fact]
-    public async Task A_dropped_feed_is_resumed_with_Last_Event_ID_and_loses_nothing()
+    public async Task A_dropped_feed_is_resumed_with_Last_Event_ID_and_loses_nothing_across_a_restart()
     {
         var port = FreePort();
         using var listener = new HttpListener();
@@ -19,7 +19,9 @@ public sealed class SseFeedTests
         var lastEventIds = new ConcurrentQueue<string?>();
         using var stop = new CancellationTokenSource();
 
-        // The upstream: the first connection sends events 1 to 3 and drops; a reconnect gets the events after its id.
+        // The upstream: the first connection sends events 1 to 3 and drops; a reconnect gets the two events after its id
+        // and stays open.
+        var connections = new ConcurrentBag<Task>();
         var upstream = Task.Run(async () =>
         {
             while (!stop.IsCancellationRequested)
@@ -34,12 +36,18 @@ public sealed class SseFeedTests
                     return;
                 }
 
+                connections.Add(ServeAsync(context));
+            }
+        });
+
+        async Task ServeAsync(HttpListenerContext context)
+        {
                 var after = int.TryParse(context.Request.Headers["Last-Event-ID"], out var id) ? id : 0;
                 lastEventIds.Enqueue(context.Request.Headers["Last-Event-ID"]);
                 context.Response.ContentType = "text/event-stream";
                 context.Response.SendChunked = true;
                 var body = new StringBuilder("retry: 100\n\n: a comment line\n\n");
-                var last = after == 0 ? 3 : 5;
+                var last = after == 0 ? 3 : after + 2;
                 for (var n = after + 1; n <= last; n++)
                 {
                     body.Append(n % 2 == 0 ? $"id: {n}\nevent: order.paid\ndata: {{\"n\":{n}}}\n\n" : $"id: {n}\ndata: line {n}\ndata: continued\n\n");
@@ -63,34 +71,55 @@ public sealed class SseFeedTests
                         context.Response.Abort();
                     }
                 }
-            }
-        });
+        }
 
         var directory = TestPaths.NewTempDirectory();
         await using var store = new SqliteEventStore(Path.Combine(directory, SqliteEventStore.FileName), new EventBus());
-        using var feed = new SseFeed(new Uri($"http://127.0.0.1:{port}/feed"), "orders", store);
-        await feed.StartAsync(CancellationToken.None);
-        IReadOnlyList<TopicEvent> events = [];
-        for (var attempt = 0; attempt < 200 && events.Count < 5; attempt++)
+        var url = new Uri($"http://127.0.0.1:{port}/feed");
+        using (var feed = new SseFeed(url, "orders", store))
         {
-            await Task.Delay(50);
-            events = await store.ReadAsync("orders", 0, 100, EventFilter.All, CancellationToken.None);
+            await feed.StartAsync(CancellationToken.None);
+            await WaitForAsync(store, 5);
+            Assert.Equal("5", feed.LastEventId);
+            await feed.StopAsync(CancellationToken.None);
         }
 
-        await feed.StopAsync(CancellationToken.None);
+        // Restarted: the new feed resumes from the id stored with the last event.
+        using (var restarted = new SseFeed(url, "orders", store))
+        {
+            await restarted.StartAsync(CancellationToken.None);
+            await WaitForAsync(store, 7);
+            await restarted.StopAsync(CancellationToken.None);
+        }
+
         await stop.CancelAsync();
         listener.Stop();
         await upstream;
+        await Task.WhenAll(connections);
 
-        Assert.Equal(5, events.Count);
+        var events = await store.ReadAsync("orders", 0, 100, EventFilter.All, CancellationToken.None);
+        Assert.Equal(7, events.Count);
         Assert.Equal("line 1\ncontinued", events[0].Data.GetProperty("message").GetString());
         Assert.Equal("message", events[0].Type);
         Assert.Equal(2, events[1].Data.GetProperty("n").GetInt32());
         Assert.Equal("order.paid", events[1].Type);
         Assert.Equal(4, events[3].Data.GetProperty("n").GetInt32());
         Assert.All(events, e => Assert.Equal("feed", e.Source));
-        Assert.Equal([null, "3"], lastEventIds.Take(2));
-        Assert.Equal("5", feed.LastEventId);
+        Assert.Equal(Enumerable.Range(1, 7), events.Select(e => e.Data.TryGetProperty("n", out var n) ? n.GetInt32() : int.Parse(e.Data.GetProperty("message").GetString()!.Split(' ', '\n')[1], System.Globalization.CultureInfo.InvariantCulture)));
+        Assert.Equal([null, "3", "5"], lastEventIds);
+    }
+
+    private static async Task WaitForAsync(SqliteEventStore store, int count)
+    {
+        for (var attempt = 0; attempt < 400; attempt++)
+        {
+            if ((await store.ReadAsync("orders", 0, 100, EventFilter.All, CancellationToken.None)).Count >= count)
+            {
+                return;
+            }
+
+            await Task.Delay(50);
+        }
     }
 
     private static int FreePort()

@@ -1,13 +1,13 @@
-using System.Text;
 using Microsoft.Extensions.Hosting;
 
 namespace Tributary.Topics.Ingest;
 
 /// <summary>
 /// Follows a log file into a topic: each complete line becomes an event (type <c>log</c>, source <c>tail</c>, severity
-/// parsed by <see cref="LogLine"/>). Starts at the end of the file. Safe across truncation (it starts over from the top)
-/// and rotation by rename (it finishes the old file, then reads the new one from its start); the file may be missing
-/// for a while. Polls every <see cref="Interval"/>.
+/// parsed by <see cref="LogLine"/>). The first time, it starts at the end of the file; each event stores the offset after
+/// its line (<see cref="NewEvent.Position"/>), so after a restart it goes on from there and the lines written meanwhile
+/// are read once. Safe across truncation (it starts over from the top) and rotation by rename (it finishes the old
+/// file, then reads the new one from its start); the file may be missing for a while. Polls every <see cref="Interval"/>.
 /// </summary>
 public sealed class LogFileTail(string path, string topic, IEventStore store) : BackgroundService
 {
@@ -15,28 +15,29 @@ public sealed class LogFileTail(string path, string topic, IEventStore store) : 
     public static readonly TimeSpan Interval = TimeSpan.FromMilliseconds(200);
 
     private const int MaxLine = 64 * 1024;
+    private const int FingerprintBytes = 64;
     private readonly TaskCompletionSource _positioned = new(TaskCreationOptions.RunContinuationsAsynchronously);
+    private readonly string _positionName = $"tail:{topic}:{Path.GetFullPath(path)}";
 
     /// <summary>Completes once the file has been opened and the starting position taken (lines after that are read).</summary>
     internal Task Positioned => _positioned.Task;
-    private const int FingerprintBytes = 64;
 
     /// <inheritdoc />
     protected override async Task ExecuteAsync(CancellationToken stoppingToken)
     {
         FileStream? file = null;
         byte[]? fingerprint = null;
-        var pending = new StringBuilder();
-        var startAtEnd = true;
+        var pending = new MemoryStream();
+        var saved = await store.ReadPositionAsync(_positionName, stoppingToken);
         try
         {
             while (!stoppingToken.IsCancellationRequested)
             {
                 if (file is null && TryOpen(out file))
                 {
-                    file.Position = startAtEnd ? file.Length : 0;
                     fingerprint = Fingerprint(file);
-                    startAtEnd = false;
+                    file.Position = Start(file, fingerprint, saved);
+                    saved = "";
                     _positioned.TrySetResult();
                 }
 
@@ -46,21 +47,19 @@ public sealed class LogFileTail(string path, string topic, IEventStore store) : 
                     {
                         // Truncated in place: what is there now is new.
                         file.Position = 0;
-                        pending.Clear();
+                        pending.SetLength(0);
                         fingerprint = Fingerprint(file);
                     }
 
-                    await ReadLinesAsync(file, pending, stoppingToken);
+                    fingerprint ??= Fingerprint(file);
+                    await ReadLinesAsync(file, fingerprint, pending, stoppingToken);
                     if (Replaced(fingerprint))
                     {
                         // Rotated: the old file is read to its end above; the new one is read from its start.
                         await file.DisposeAsync();
                         file = null;
-                        pending.Clear();
-                    }
-                    else
-                    {
-                        fingerprint ??= Fingerprint(file);
+                        fingerprint = null;
+                        pending.SetLength(0);
                     }
                 }
 
@@ -79,6 +78,28 @@ public sealed class LogFileTail(string path, string topic, IEventStore store) : 
         }
     }
 
+    /// <summary>
+    /// Where to start in a newly opened file: with no saved position (the first run), at its end; after a restart, at the
+    /// saved offset when it is still the same file, else at its start (it was rotated or truncated meanwhile, so all of it
+    /// is new); after a rotation seen while running (<paramref name="saved"/> empty), at its start.
+    /// </summary>
+    private static long Start(FileStream file, byte[]? fingerprint, string? saved)
+    {
+        if (saved is null)
+        {
+            return file.Length;
+        }
+
+        var parts = saved.Split(':', 2);
+        return parts.Length == 2
+            && long.TryParse(parts[0], System.Globalization.NumberStyles.None, System.Globalization.CultureInfo.InvariantCulture, out var offset)
+            && offset <= file.Length
+            && parts[1].Length > 0
+            && Convert.ToHexString(fingerprint ?? []).StartsWith(parts[1], StringComparison.Ordinal)
+                ? offset
+                : 0;
+    }
+
     private bool TryOpen([System.Diagnostics.CodeAnalysis.NotNullWhen(true)] out FileStream? file)
     {
         try
@@ -93,30 +114,30 @@ public sealed class LogFileTail(string path, string topic, IEventStore store) : 
         }
     }
 
-    private async Task ReadLinesAsync(FileStream file, StringBuilder pending, CancellationToken cancellationToken)
+    private async Task ReadLinesAsync(FileStream file, byte[]? fingerprint, MemoryStream pending, CancellationToken cancellationToken)
     {
+        // Lines are cut on the byte '\n' (never part of a multi-byte UTF-8 character), so each line's end offset is known.
         var buffer = new byte[16 * 1024];
-        var decoder = Encoding.UTF8.GetDecoder();
-        var chars = new char[Encoding.UTF8.GetMaxCharCount(buffer.Length)];
         int read;
         while ((read = await file.ReadAsync(buffer, cancellationToken)) > 0)
         {
-            var count = decoder.GetChars(buffer, 0, read, chars, 0);
-            for (var i = 0; i < count; i++)
+            var start = file.Position - read;
+            for (var i = 0; i < read; i++)
             {
-                if (chars[i] == '\n')
+                if (buffer[i] == (byte)'\n')
                 {
-                    var line = pending.ToString().TrimEnd('\r');
-                    pending.Clear();
+                    var line = System.Text.Encoding.UTF8.GetString(pending.GetBuffer(), 0, (int)pending.Length).TrimEnd('\r');
+                    pending.SetLength(0);
                     if (line.Length > 0)
                     {
                         var (severity, data) = LogLine.Parse(line);
-                        await store.AppendAsync(new NewEvent(topic, "log", "tail", severity, data), cancellationToken);
+                        var position = new IngestPosition(_positionName, $"{start + i + 1}:{Convert.ToHexString(fingerprint ?? [])}");
+                        await store.AppendAsync(new NewEvent(topic, "log", "tail", severity, data) { Position = position }, cancellationToken);
                     }
                 }
                 else if (pending.Length < MaxLine)
                 {
-                    pending.Append(chars[i]);
+                    pending.WriteByte(buffer[i]);
                 }
             }
         }

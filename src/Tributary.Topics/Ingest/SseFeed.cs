@@ -9,7 +9,8 @@ namespace Tributary.Topics.Ingest;
 /// Follows an upstream Server-Sent Events feed into a topic: each SSE event becomes an event (type from <c>event:</c>,
 /// default <c>message</c>; data parsed as JSON, else <c>{"message": data}</c>; source <c>feed</c>). After a dropped
 /// connection it reconnects with <c>Last-Event-ID</c>, backing off exponentially from 1 s to 30 s with jitter (or the
-/// feed's <c>retry:</c>), so an upstream that resumes from the id loses nothing.
+/// feed's <c>retry:</c>), so an upstream that resumes from the id loses nothing. The id is stored with each event
+/// (<see cref="NewEvent.Position"/>), so a restarted Tributary resumes from it as well.
 /// </summary>
 public sealed class SseFeed(Uri url, string topic, IEventStore store, HttpMessageHandler? handler = null) : BackgroundService
 {
@@ -26,6 +27,8 @@ public sealed class SseFeed(Uri url, string topic, IEventStore store, HttpMessag
         {
             Timeout = Timeout.InfiniteTimeSpan,
         };
+        var positionName = $"feed:{topic}:{url}";
+        LastEventId = await store.ReadPositionAsync(positionName, stoppingToken);
         var delay = FirstDelay;
         TimeSpan? retry = null;
         while (!stoppingToken.IsCancellationRequested)
@@ -34,9 +37,9 @@ public sealed class SseFeed(Uri url, string topic, IEventStore store, HttpMessag
             {
                 using var request = new HttpRequestMessage(HttpMethod.Get, url);
                 request.Headers.Accept.Add(new MediaTypeWithQualityHeaderValue("text/event-stream"));
-                if (LastEventId is { } id)
+                if (LastEventId is { } resumeFrom)
                 {
-                    request.Headers.Add("Last-Event-ID", id);
+                    request.Headers.Add("Last-Event-ID", resumeFrom);
                 }
 
                 using var response = await http.SendAsync(request, HttpCompletionOption.ResponseHeadersRead, stoppingToken);
@@ -46,13 +49,15 @@ public sealed class SseFeed(Uri url, string topic, IEventStore store, HttpMessag
                 await foreach (var received in ReadEventsAsync(reader, stoppingToken))
                 {
                     retry = received.Retry ?? retry;
+                    var id = received.Id ?? LastEventId;
                     if (received.Data is not null)
                     {
-                        await store.AppendAsync(new NewEvent(topic, received.Type, "feed", Severity.Info, Data(received.Data)), stoppingToken);
+                        var position = id is null ? null : new IngestPosition(positionName, id);
+                        await store.AppendAsync(new NewEvent(topic, received.Type, "feed", Severity.Info, Data(received.Data)) { Position = position }, stoppingToken);
                         delay = FirstDelay;
                     }
 
-                    LastEventId = received.Id ?? LastEventId;
+                    LastEventId = id;
                 }
             }
             catch (Exception e) when (e is HttpRequestException or IOException && !stoppingToken.IsCancellationRequested)
