@@ -9,17 +9,18 @@ using ModelContextProtocol.Protocol;
 namespace Tributary.Bench;
 
 /// <summary>
-/// The topic-listener part of the benchmark: 2026-07-28 clients hold <c>subscriptions/listen</c> requests on
-/// <c>tributary://topics/orders</c> of one Tributary HTTP server while a separate client publishes to the topic at a
-/// steady, gentle rate; every <c>notifications/resources/updated</c> a listener receives is timed against the moment its
-/// publish was sent (all clients live in this process, so one clock). Also the server's memory with no listener and with
-/// <see cref="IdleListeners"/> idle ones.
+/// The topic-listener part of the benchmark: 2026-07-28 <c>subscriptions/listen</c> requests on
+/// <c>tributary://topics/orders</c> of one Tributary HTTP server are held open while a separate SDK client publishes to
+/// the topic at a steady, gentle rate; every <c>notifications/resources/updated</c> a listener receives is timed against
+/// the moment its publish was sent (all clients live in this process, so one clock). Also the server's memory with no
+/// listener and with <see cref="IdleListeners"/> idle ones.
 /// </summary>
 /// <remarks>
-/// Listeners are listen requests, not clients: <see cref="ListenersPerClient"/> requests share one SDK client (the client
-/// reads each request's SSE response on its own and hands each message to the thread pool), and every client shares one
-/// <see cref="SocketsHttpHandler"/> without a connection cap. Over HTTP/1.1 every held-open request is a TCP connection
-/// of its own.
+/// Each listener is one POST of a JSON-RPC <c>subscriptions/listen</c> request (with the 2026-07-28 <c>_meta</c> the SDK
+/// client sends) whose SSE response is read as bytes: an event is recognised by its method and checked for its URI and
+/// subscription id, without a JSON parse. The load generator shares the two cores with the server, and a full SDK client
+/// per listener spent as much CPU per notification as the server did; the lean reader leaves the cores to the server.
+/// Every listener shares one <see cref="SocketsHttpHandler"/> without a connection cap: one TCP connection per listener.
 /// </remarks>
 internal sealed class ListenersBench : IAsyncDisposable
 {
@@ -33,9 +34,6 @@ internal sealed class ListenersBench : IAsyncDisposable
 
     /// <summary>Listeners for the memory figure.</summary>
     public const int IdleListeners = 1000;
-
-    /// <summary>Listen requests per SDK client.</summary>
-    public const int ListenersPerClient = 50;
 
     /// <summary>Listen requests being set up at once (acknowledgement not yet received).</summary>
     public const int AttachParallelism = 64;
@@ -57,8 +55,6 @@ internal sealed class ListenersBench : IAsyncDisposable
 
     private readonly HttpServerProcess _server;
     private readonly HttpClient _listenerHttp;
-    private readonly List<McpClient> _clients = [];
-    private readonly List<IAsyncDisposable> _handlers = [];
     private readonly ConcurrentDictionary<string, Listener> _active = new(StringComparer.Ordinal);
     private readonly CallToolRequestParams[] _publishes;
     private McpClient? _publisher;
@@ -136,28 +132,7 @@ internal sealed class ListenersBench : IAsyncDisposable
     private async Task<ListenersPart> MeasureAsync(HttpClient publisherHttp, ListenerSettings settings)
     {
         _publisher = await Clients.ConnectHttpAsync(_server.Endpoint, publisherHttp, CancellationToken.None);
-        var clientCount = (Math.Max(IdleListeners, ListenerCounts.Max()) + ListenersPerClient - 1) / ListenersPerClient;
-        for (var i = 0; i < clientCount; i++)
-        {
-            var client = await Clients.ConnectHttpAsync(_server.Endpoint, _listenerHttp, CancellationToken.None);
-            _clients.Add(client);
-            _handlers.Add(client.RegisterNotificationHandler(NotificationMethods.ResourceUpdatedNotification, (notification, _) =>
-            {
-                OnUpdate(notification, Stopwatch.GetTimestamp());
-                return default;
-            }));
-            _handlers.Add(client.RegisterNotificationHandler(NotificationMethods.SubscriptionsAcknowledgedNotification, (notification, _) =>
-            {
-                if (SubscriptionId(notification) is { } id && _active.TryGetValue(id, out var listener))
-                {
-                    listener.Acknowledged.TrySetResult();
-                }
-
-                return default;
-            }));
-        }
-
-        Console.Error.WriteLine($"topic listeners: Tributary pid {_server.Pid} at {_server.Endpoint}; {clientCount} SDK clients for the listeners (up to {ListenersPerClient} listen requests each), one for the publisher");
+        Console.Error.WriteLine($"topic listeners: Tributary pid {_server.Pid} at {_server.Endpoint}; listeners are raw listen requests, the publisher an SDK client");
 
         // Memory: the publish path used once (20 publishes, nobody listening), settle, read; 1,000 idle listeners, settle, read.
         for (var i = 0; i < 20; i++)
@@ -194,8 +169,6 @@ internal sealed class ListenersBench : IAsyncDisposable
             CellSeconds: settings.CellDuration.TotalSeconds,
             WarmUpSeconds: settings.WarmUp.TotalSeconds,
             SettleSeconds: settings.Settle.TotalSeconds,
-            ListenersPerClient: ListenersPerClient,
-            Clients: clientCount,
             Cells: cells,
             Idle: [idle0, idleN],
             IdleAttachSeconds: attach.TotalSeconds,
@@ -215,13 +188,7 @@ internal sealed class ListenersBench : IAsyncDisposable
             var id = string.Create(CultureInfo.InvariantCulture, $"listener-{Interlocked.Increment(ref _nextId)}");
             var listener = new Listener(id);
             _active[id] = listener;
-            var request = new JsonRpcRequest
-            {
-                Id = new RequestId(id),
-                Method = RequestMethods.SubscriptionsListen,
-                Params = new JsonObject { ["notifications"] = new JsonObject { ["resourceSubscriptions"] = new JsonArray(JsonValue.Create(TopicUri)) } },
-            };
-            listener.Request = _clients[i % _clients.Count].SendRequestAsync(request, listener.Stop.Token);
+            listener.Request = ListenAsync(listener);
             waits.Add(Task.Run(async () =>
             {
                 try
@@ -427,6 +394,87 @@ internal sealed class ListenersBench : IAsyncDisposable
         return (sent, publishMs);
     }
 
+    /// <summary>
+    /// One listener: POSTs its <c>subscriptions/listen</c> request and reads the SSE response until <see cref="Listener.Stop"/>:
+    /// the acknowledgement completes <see cref="Listener.Acknowledged"/>, each update of the topic with this listener's
+    /// subscription id is timed.
+    /// </summary>
+    private async Task ListenAsync(Listener listener)
+    {
+        var body = JsonSerializer.SerializeToUtf8Bytes(new JsonObject
+        {
+            ["jsonrpc"] = "2.0",
+            ["id"] = listener.Id,
+            ["method"] = RequestMethods.SubscriptionsListen,
+            ["params"] = new JsonObject
+            {
+                ["notifications"] = new JsonObject { ["resourceSubscriptions"] = new JsonArray(JsonValue.Create(TopicUri)) },
+                ["_meta"] = new JsonObject
+                {
+                    ["io.modelcontextprotocol/protocolVersion"] = "2026-07-28",
+                    ["io.modelcontextprotocol/clientInfo"] = new JsonObject { ["name"] = "tributary-bench-listener", ["version"] = "1.0" },
+                    ["io.modelcontextprotocol/clientCapabilities"] = new JsonObject(),
+                },
+            },
+        });
+        using var request = new HttpRequestMessage(HttpMethod.Post, _server.Endpoint) { Content = new ByteArrayContent(body) };
+        request.Content.Headers.ContentType = new System.Net.Http.Headers.MediaTypeHeaderValue("application/json");
+        request.Headers.Accept.ParseAdd("application/json, text/event-stream");
+        request.Headers.Add("MCP-Protocol-Version", "2026-07-28");
+        request.Headers.Add("Mcp-Method", RequestMethods.SubscriptionsListen);
+        using var response = await _listenerHttp.SendAsync(request, HttpCompletionOption.ResponseHeadersRead, listener.Stop.Token);
+        response.EnsureSuccessStatusCode();
+        await using var stream = await response.Content.ReadAsStreamAsync(listener.Stop.Token);
+        var tag = System.Text.Encoding.UTF8.GetBytes($"\"{MetaKeys.SubscriptionId}\":\"{listener.Id}\"");
+        var buffer = new byte[16 * 1024];
+        var filled = 0;
+        while (true)
+        {
+            if (filled == buffer.Length)
+            {
+                Array.Resize(ref buffer, buffer.Length * 2);
+            }
+
+            var read = await stream.ReadAsync(buffer.AsMemory(filled), listener.Stop.Token);
+            if (read == 0)
+            {
+                return;
+            }
+
+            var timestamp = Stopwatch.GetTimestamp();
+            filled += read;
+            // SSE events end with a blank line; each one is a JSON-RPC message on a data: line.
+            int end;
+            var consumed = 0;
+            while ((end = buffer.AsSpan(consumed, filled - consumed).IndexOf("\n\n"u8)) >= 0)
+            {
+                OnMessage(listener, buffer.AsSpan(consumed, end), tag, timestamp);
+                consumed += end + 2;
+            }
+
+            buffer.AsSpan(consumed, filled - consumed).CopyTo(buffer);
+            filled -= consumed;
+        }
+    }
+
+    private void OnMessage(Listener listener, ReadOnlySpan<byte> message, byte[] tag, long timestamp)
+    {
+        if (message.IndexOf("\"notifications/subscriptions/acknowledged\""u8) >= 0)
+        {
+            listener.Acknowledged.TrySetResult();
+            return;
+        }
+
+        if (message.IndexOf("\"notifications/resources/updated\""u8) >= 0 && message.IndexOf(tag) >= 0 && message.IndexOf("\"uri\":\"tributary://topics/orders\""u8) >= 0)
+        {
+            OnUpdate(listener, timestamp);
+        }
+        else if (message.IndexOf("data:"u8) >= 0)
+        {
+            Interlocked.Increment(ref _stray);
+        }
+    }
+
     private async Task PublishOneAsync(int n, CancellationToken cancellationToken)
     {
         var result = await _publisher!.CallToolAsync(_publishes[n % _publishes.Length], cancellationToken);
@@ -436,10 +484,9 @@ internal sealed class ListenersBench : IAsyncDisposable
         }
     }
 
-    private void OnUpdate(JsonRpcNotification notification, long timestamp)
+    private void OnUpdate(Listener listener, long timestamp)
     {
-        if (SubscriptionId(notification) is { } id && _active.TryGetValue(id, out var listener)
-            && notification.Params?["uri"] is JsonValue uri && uri.TryGetValue<string>(out var text) && text == TopicUri)
+        if (_active.ContainsKey(listener.Id))
         {
             lock (listener.Arrivals)
             {
@@ -457,9 +504,6 @@ internal sealed class ListenersBench : IAsyncDisposable
         }
     }
 
-    private static string? SubscriptionId(JsonRpcNotification notification) =>
-        notification.Params?["_meta"]?[MetaKeys.SubscriptionId] is JsonValue value && value.TryGetValue<string>(out var id) ? id : null;
-
     /// <summary>The server's memory now: VmRSS and its anonymous part (GC heap and native allocations), from /proc.</summary>
     private IdleMemory ReadMemory(int listeners) => new(
         listeners,
@@ -472,16 +516,6 @@ internal sealed class ListenersBench : IAsyncDisposable
         foreach (var listener in _active.Values)
         {
             await listener.Stop.CancelAsync();
-        }
-
-        foreach (var handler in _handlers)
-        {
-            await handler.DisposeAsync();
-        }
-
-        foreach (var client in _clients)
-        {
-            await client.DisposeAsync();
         }
 
         if (_publisher is not null)
@@ -504,7 +538,7 @@ internal sealed class ListenersBench : IAsyncDisposable
 
         public TaskCompletionSource Acknowledged { get; } = new(TaskCreationOptions.RunContinuationsAsynchronously);
 
-        public Task<JsonRpcResponse>? Request { get; set; }
+        public Task? Request { get; set; }
 
         public List<long> Arrivals { get; } = [];
 
@@ -526,8 +560,6 @@ internal sealed class ListenersBench : IAsyncDisposable
 /// <param name="CellSeconds">Publishing time per cell.</param>
 /// <param name="WarmUpSeconds">Publishing time to the idle listeners before the cells (not recorded).</param>
 /// <param name="SettleSeconds">Wait before each memory reading.</param>
-/// <param name="ListenersPerClient">Listen requests per SDK client.</param>
-/// <param name="Clients">SDK clients holding the listen requests.</param>
 /// <param name="Cells">One per listener count.</param>
 /// <param name="Idle">The server's memory with no listener and with the idle ones.</param>
 /// <param name="IdleAttachSeconds">Time to open the idle listeners and receive every acknowledgement.</param>
@@ -537,8 +569,6 @@ internal sealed record ListenersPart(
     double CellSeconds,
     double WarmUpSeconds,
     double SettleSeconds,
-    int ListenersPerClient,
-    int Clients,
     IReadOnlyList<ListenerCell> Cells,
     IReadOnlyList<IdleMemory> Idle,
     double IdleAttachSeconds,

@@ -31,8 +31,8 @@ public sealed class EventBus : IEventBus
     public async Task<long?> WaitAsync(string topic, long after, TimeSpan timeout, CancellationToken cancellationToken)
     {
         var signal = _topics.GetOrAdd(topic, _ => new Signal());
-        using var deadline = CancellationTokenSource.CreateLinkedTokenSource(cancellationToken);
-        deadline.CancelAfter(timeout);
+        var forever = timeout == Timeout.InfiniteTimeSpan;
+        var until = forever ? long.MaxValue : System.Diagnostics.Stopwatch.GetTimestamp() + (long)(timeout.TotalSeconds * System.Diagnostics.Stopwatch.Frequency);
         while (true)
         {
             Task next;
@@ -46,11 +46,24 @@ public sealed class EventBus : IEventBus
                 next = signal.Next.Task;
             }
 
+            if (forever)
+            {
+                // No timer: many long-lived waiters (subscriptions) cost nothing until their topic moves.
+                await next.WaitAsync(cancellationToken);
+                continue;
+            }
+
+            var left = System.Diagnostics.Stopwatch.GetElapsedTime(System.Diagnostics.Stopwatch.GetTimestamp(), until);
+            if (left <= TimeSpan.Zero)
+            {
+                return null;
+            }
+
             try
             {
-                await next.WaitAsync(deadline.Token);
+                await next.WaitAsync(left, cancellationToken);
             }
-            catch (OperationCanceledException) when (!cancellationToken.IsCancellationRequested)
+            catch (TimeoutException)
             {
                 return null;
             }

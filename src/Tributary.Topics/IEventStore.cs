@@ -32,7 +32,7 @@ public interface IEventBus
 
     /// <summary>
     /// Completes when <paramref name="topic"/> has an event after <paramref name="after"/>, with the newest sequence
-    /// announced for it; or with null when <paramref name="timeout"/> passes first.
+    /// announced for it; or with null when <paramref name="timeout"/> passes first (never with <see cref="Timeout.InfiniteTimeSpan"/>).
     /// </summary>
     Task<long?> WaitAsync(string topic, long after, TimeSpan timeout, CancellationToken cancellationToken);
 }

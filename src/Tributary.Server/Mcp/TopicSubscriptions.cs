@@ -155,7 +155,7 @@ internal sealed partial class TopicSubscriptions(TopicRegistry topics, IEventSto
         {
             while (!cancellationToken.IsCancellationRequested)
             {
-                if (await bus.WaitAsync(topic, cursor, TimeSpan.FromMinutes(1), cancellationToken) is not { } newest)
+                if (await bus.WaitAsync(topic, cursor, Timeout.InfiniteTimeSpan, cancellationToken) is not { } newest)
                 {
                     continue;
                 }
