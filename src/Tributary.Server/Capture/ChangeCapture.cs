@@ -4,6 +4,7 @@ using Microsoft.Extensions.DependencyInjection;
 using Microsoft.Extensions.Hosting;
 using Microsoft.Extensions.Logging;
 using Tributary.Core.Configuration;
+using Tributary.Sources.Sql.Postgres;
 using Tributary.Sources.Sql.Sqlite;
 using Tributary.Topics;
 
@@ -185,6 +186,8 @@ internal static class ChangeCaptures
         {
             SqliteProvider.KindName => new SqliteChangeCapture(
                 source, Path.GetFullPath(source.Settings["path"], config.BaseDirectory), store, loggers.CreateLogger<SqliteChangeCapture>()),
+            PostgresProvider.KindName => new PostgresChangeCapture(
+                source, source.Settings["connection_string"], PostgresProvider.Schemas(source)[0], store, loggers.CreateLogger<PostgresChangeCapture>()),
             _ => throw new InvalidOperationException($"change capture is not available for {source.Kind} sources"),
         };
     }
