@@ -127,6 +127,18 @@ public sealed class PostgresChangeCaptureTests(PostgresServer postgres) : IClass
     }
 
     [Fact]
+    public async Task A_transaction_larger_than_a_read_batch_arrives_whole_in_order_and_is_pruned()
+    {
+        await using var run = await CaptureRun.StartAsync(this);
+        await AsAppAsync(run.Database, "INSERT INTO orders (status) SELECT 'bulk-' || n FROM generate_series(1, 1234) AS n");
+        var events = await SettleAsync(run.Client, "orders", () => AsAppAsync(run.Database, "INSERT INTO orders (status) VALUES ('marker')"), Inserted("marker"), seconds: 60);
+        Assert.Equal(1235, events.Count);
+        Assert.Equal(Enumerable.Range(1, 1234).Select(n => $"bulk-{n}"), events.Take(1234).Select(e => Row(e).GetProperty("status").GetString()));
+        Assert.Equal(Enumerable.Range(1, 1235).Select(n => (long)n), events.Select(e => e.GetProperty("data").GetProperty("change_id").GetInt64()));
+        await WaitUntilAsync(async () => await ScalarAsync<long>(run.Database, "SELECT count(*) FROM tributary_changes") == 0, "the change table to be pruned");
+    }
+
+    [Fact]
     public async Task A_dropped_listening_connection_reconnects_and_the_changes_made_meanwhile_arrive_once()
     {
         await using var run = await CaptureRun.StartAsync(this);

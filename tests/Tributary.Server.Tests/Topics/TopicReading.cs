@@ -7,11 +7,21 @@ namespace Tributary.Server.Tests.Topics;
 /// <summary>Reads topics through <c>read_events</c> and waits for conditions, with generous bounds instead of timing assertions.</summary>
 internal static class TopicReading
 {
-    /// <summary>Every event of <paramref name="topic"/> (up to 1,000), oldest first.</summary>
+    /// <summary>Every event of <paramref name="topic"/>, oldest first (read a page of 1,000 at a time).</summary>
     public static async Task<List<JsonElement>> ReadAllAsync(McpClient client, string topic)
     {
-        var read = await client.CallOkAsync("read_events", new() { ["topic"] = topic, ["after"] = 0, ["limit"] = 1000 });
-        return [.. read.GetProperty("events").EnumerateArray()];
+        var events = new List<JsonElement>();
+        while (true)
+        {
+            var after = events.Count > 0 ? events[^1].GetProperty("seq").GetInt64() : 0;
+            var read = await client.CallOkAsync("read_events", new() { ["topic"] = topic, ["after"] = after, ["limit"] = 1000 });
+            var page = read.GetProperty("events").EnumerateArray().ToList();
+            events.AddRange(page);
+            if (page.Count < 1000)
+            {
+                return events;
+            }
+        }
     }
 
     /// <summary>Waits until <paramref name="topic"/> holds at least <paramref name="count"/> events, then returns them all (fewer when the wait runs out).</summary>
