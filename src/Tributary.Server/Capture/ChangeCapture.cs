@@ -60,7 +60,6 @@ internal abstract partial class ChangeCapture(SourceConfig source, IEventStore s
         {
             try
             {
-                // Opened first: a feed that opens without waiting (SQLite) has its triggers in place before the host has started.
                 await using var feed = await OpenAsync(stoppingToken);
                 _position ??= await ResumeAsync(stoppingToken);
                 while (true)

@@ -54,6 +54,7 @@ public sealed class ChangeCaptureTests
         await using (var first = new CaptureServer(database, data))
         {
             await first.InitializeAsync();
+            await WaitForTriggersAsync(database);
             await using var client = await first.ConnectAsync();
             await client.CallOkAsync("update_rows", new() { ["source"] = "shop", ["table"] = "orders", ["key"] = new { id = 5 }, ["set"] = new { status = "shipped" } });
             Execute(database, "UPDATE orders SET status = 'refunded', version = version + 1 WHERE id = 6");
@@ -89,7 +90,7 @@ public sealed class ChangeCaptureTests
         await using var server = new MissingTableServer(database, TestPaths.NewTempDirectory());
         await server.InitializeAsync();
         await using var client = await server.ConnectAsync();
-        // SQLite's triggers are installed as the host starts, so the error is there once it has started.
+        await TopicReading.WaitUntilAsync(() => Task.FromResult(server.Logs.Lines.Any(l => l.Contains("cannot start", StringComparison.Ordinal))), "the capture's set-up error");
         var error = server.Logs.Lines.First(l => l.Contains("cannot start", StringComparison.Ordinal));
         Assert.StartsWith("Error", error, StringComparison.Ordinal);
         Assert.Contains("table 'refunds' does not exist, so it cannot be captured", error, StringComparison.Ordinal);
@@ -122,6 +123,10 @@ public sealed class ChangeCaptureTests
 
         return events;
     }
+
+    /// <summary>Waits for the capture's triggers: they are installed moments after the host starts, and changes before that are not captured.</summary>
+    private static Task WaitForTriggersAsync(string database) =>
+        TopicReading.WaitUntilAsync(() => Task.FromResult(Scalar(database, "SELECT count(*) FROM sqlite_master WHERE type = 'trigger' AND name LIKE '\\_tributary\\_%' ESCAPE '\\'") > 0), "the capture's triggers");
 
     private static long Scalar(string database, string sql)
     {
