@@ -47,6 +47,9 @@ public class TributaryHttpServer : IAsyncLifetime
     /// <summary>The configuration served: by default one read-only sqlite source called <c>shop</c>.</summary>
     public TributaryConfig Config { get; private set; } = null!;
 
+    /// <summary>The server's log messages of level warning and above.</summary>
+    public CollectedLogs Logs { get; } = new();
+
     /// <summary>The running application's services.</summary>
     public IServiceProvider Services => _app!.Services;
 
@@ -61,6 +64,7 @@ public class TributaryHttpServer : IAsyncLifetime
     {
         Config = await CreateConfigAsync();
         _app = TributaryHosts.CreateHttp(Config, new HttpEndpoint(IPAddress.Loopback, 0), LogLevel.Warning);
+        _app.Services.GetRequiredService<ILoggerFactory>().AddProvider(Logs);
         await _app.StartAsync();
         var address = _app.Services.GetRequiredService<IServer>().Features.Get<IServerAddressesFeature>()!.Addresses.Single();
         BaseAddress = new Uri(address);

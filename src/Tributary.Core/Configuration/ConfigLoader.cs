@@ -250,9 +250,9 @@ public sealed partial class ConfigLoader
                         break;
                     case "capture":
                         source = source with { Captures = ReadCaptures(reader, value, keyPath) };
-                        if (kind != "sqlite")
+                        if (kind is not ("sqlite" or "postgres"))
                         {
-                            reader.Errors.Add(keyPath, $"change capture is available for sqlite sources in this version, not {kind}", LineOf(value.Start));
+                            reader.Errors.Add(keyPath, $"change capture is available for sqlite and postgres sources, not {kind}", LineOf(value.Start));
                         }
 
                         break;
@@ -297,8 +297,12 @@ public sealed partial class ConfigLoader
         List<CaptureConfig> captures = [];
         foreach (var (table, capturePath, nameNode, captureNode) in reader.Named(node, path, IdentifierRegex(), "a table name is letters, digits and '_'"))
         {
-
             string? topic = null;
+            if (table is "_tributary_changes" or "tributary_changes")
+            {
+                reader.Errors.Add(capturePath, "this is Tributary's own change table, which cannot itself be captured: remove it", LineOf(nameNode.Start));
+            }
+
             var capture = new CaptureConfig { Table = table, Topic = "" };
             if (reader.Mapping(captureNode, capturePath) is { } body)
             {

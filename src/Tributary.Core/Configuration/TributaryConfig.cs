@@ -143,7 +143,7 @@ public sealed record CaptureConfig
     /// <summary>Operations captured by default.</summary>
     public static readonly IReadOnlyList<string> AllOperations = ["insert", "update", "delete"];
 
-    /// <summary>The table whose changes are captured.</summary>
+    /// <summary>The table whose changes are captured (in a PostgreSQL source, a table of its first schema).</summary>
     public required string Table { get; init; }
 
     /// <summary>The topic the changes go to.</summary>

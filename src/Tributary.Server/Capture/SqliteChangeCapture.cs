@@ -1,7 +1,4 @@
-using System.Globalization;
-using System.Text.Json;
 using Microsoft.Data.Sqlite;
-using Microsoft.Extensions.Hosting;
 using Microsoft.Extensions.Logging;
 using Tributary.Core.Configuration;
 using Tributary.Topics;
@@ -10,82 +7,93 @@ namespace Tributary.Server.Capture;
 
 /// <summary>
 /// Change capture for a SQLite source: triggers on the captured tables write each change into
-/// <c>_tributary_changes</c> (so writes by any program are seen), and this service tails that table into the topics.
-/// Each event carries its <c>change_id</c>; on start the service resumes after the newest change each topic already
-/// holds, so a restart neither loses nor repeats a change.
+/// <c>_tributary_changes</c>, which this service polls. SQLite has one writer at a time, so ids are committed in order
+/// and the id alone is the position. The connection is Tributary's own (read-write, without the write guard of
+/// <c>update_rows</c>): it installs the triggers and deletes the changes the topics hold.
 /// </summary>
-internal sealed partial class SqliteChangeCapture(SourceConfig source, string path, IEventStore store, ILogger<SqliteChangeCapture> logger) : BackgroundService
+internal sealed class SqliteChangeCapture(SourceConfig source, string path, IEventStore store, ILogger<SqliteChangeCapture> logger)
+    : ChangeCapture(source, store, logger)
 {
     /// <summary>The table the triggers write.</summary>
     public const string ChangeTable = "_tributary_changes";
 
+    /// <summary>The prefix of the triggers' names: <c>_tributary_&lt;table&gt;_&lt;op&gt;</c>.</summary>
+    private const string TriggerPrefix = "_tributary_";
+
+    private const int PruneBatch = 5_000;
+
     private static readonly TimeSpan Interval = TimeSpan.FromMilliseconds(200);
 
-    private string EventSource => $"capture:{source.Name}";
+    private bool _installed;
 
     /// <inheritdoc />
-    protected override async Task ExecuteAsync(CancellationToken stoppingToken)
+    protected override bool OrdersByTransaction => false;
+
+    /// <inheritdoc />
+    protected override Task<IChangeFeed> OpenAsync(CancellationToken cancellationToken)
     {
+        var connection = new SqliteConnection(new SqliteConnectionStringBuilder { DataSource = path, Mode = SqliteOpenMode.ReadWrite, Pooling = false, DefaultTimeout = 5 }.ToString());
         try
         {
-            Install();
-            var topics = source.Captures.ToDictionary(c => c.Table, c => c.Topic, StringComparer.OrdinalIgnoreCase);
-            var delivered = new Dictionary<string, long>(StringComparer.Ordinal);
-            foreach (var topic in topics.Values.Distinct(StringComparer.Ordinal))
-            {
-                var latest = await store.ReadLatestAsync(topic, 1, new EventFilter { Source = EventSource }, stoppingToken);
-                delivered[topic] = latest.Count == 1 && latest[0].Data.TryGetProperty("change_id", out var id) ? id.GetInt64() : 0;
-            }
-
-            var after = delivered.Values.DefaultIfEmpty(0).Min();
-            using var connection = new SqliteConnection(new SqliteConnectionStringBuilder { DataSource = path, Mode = SqliteOpenMode.ReadOnly, Pooling = false }.ToString());
             connection.Open();
-            while (!stoppingToken.IsCancellationRequested)
+            if (!_installed)
             {
-                var changes = 0;
-                using (var command = connection.CreateCommand())
-                {
-                    command.CommandText = $"SELECT id, table_name, op, row, at FROM {ChangeTable} WHERE id > $after ORDER BY id LIMIT 500";
-                    command.Parameters.AddWithValue("$after", after);
-                    using var reader = command.ExecuteReader();
-                    while (reader.Read())
-                    {
-                        changes++;
-                        after = reader.GetInt64(0);
-                        var table = reader.GetString(1);
-                        if (!topics.TryGetValue(table, out var topic) || after <= delivered.GetValueOrDefault(topic))
-                        {
-                            continue;
-                        }
-
-                        var op = reader.GetString(2);
-                        var data = JsonElement.Parse($$"""{"table":{{JsonString(table)}},"op":"{{op}}","change_id":{{after}},"at":{{JsonString(reader.GetString(4))}},"row":{{reader.GetString(3)}}}""");
-                        await store.AppendAsync(new NewEvent(topic, $"{table}.{op}", EventSource, Severity.Info, data), stoppingToken);
-                        delivered[topic] = after;
-                    }
-                }
-
-                if (changes == 0)
-                {
-                    await Task.Delay(Interval, stoppingToken);
-                }
+                Install(connection);
+                _installed = true;
             }
+
+            return Task.FromResult<IChangeFeed>(new Feed(connection));
         }
-        catch (OperationCanceledException) when (stoppingToken.IsCancellationRequested)
+        catch
         {
-        }
-        catch (Exception e) when (e is SqliteException or InvalidOperationException)
-        {
-            LogFailed(logger, source.Name, e);
+            connection.Dispose();
+            throw;
         }
     }
 
-    /// <summary>Creates the change table and (re)creates the triggers the configuration asks for, in one transaction.</summary>
-    private void Install()
+    /// <summary>Creates the change table and (re)creates the triggers the configuration asks for, dropping the others, in one transaction.</summary>
+    private void Install(SqliteConnection connection)
     {
-        using var connection = new SqliteConnection(new SqliteConnectionStringBuilder { DataSource = path, Mode = SqliteOpenMode.ReadWrite, Pooling = false, DefaultTimeout = 5 }.ToString());
-        connection.Open();
         using var transaction = connection.BeginTransaction();
+        var problems = new List<string>();
+        var wanted = new Dictionary<string, string>(StringComparer.OrdinalIgnoreCase);
+        foreach (var capture in Source.Captures)
+        {
+            var existing = Columns(connection, transaction, capture.Table);
+            if (existing.Count == 0)
+            {
+                problems.Add($"table '{capture.Table}' does not exist, so it cannot be captured");
+                continue;
+            }
+
+            var missing = capture.Columns?.Where(c => !existing.Contains(c, StringComparer.OrdinalIgnoreCase)).ToList() ?? [];
+            if (missing.Count > 0)
+            {
+                problems.Add($"table '{capture.Table}' has no column {string.Join(", ", missing.Select(c => $"'{c}'"))} (its columns: {string.Join(", ", existing)})");
+                continue;
+            }
+
+            var columns = capture.Columns ?? existing;
+            foreach (var op in capture.Operations)
+            {
+                var row = op == "delete" ? "OLD" : "NEW";
+                var json = string.Join(", ", columns.Select(c => $"'{c}', {row}.{Quote(c)}"));
+                wanted[$"{TriggerPrefix}{capture.Table}_{op}"] = $"""
+                    AFTER {op.ToUpperInvariant()} ON {Quote(capture.Table)}
+                    BEGIN
+                        INSERT INTO {ChangeTable} (table_name, op, row, at)
+                        VALUES ('{capture.Table}', '{op}', json_object({json}), strftime('%Y-%m-%dT%H:%M:%fZ', 'now'));
+                    END
+                    """;
+            }
+        }
+
+        if (problems.Count > 0)
+        {
+            throw new CaptureSetupException(string.Join("; ", problems));
+        }
+
+        // AUTOINCREMENT: ids are never reused, even after pruning has emptied the table, so a position stays valid.
         Execute(connection, transaction, $"""
             CREATE TABLE IF NOT EXISTS {ChangeTable} (
                 id         INTEGER PRIMARY KEY AUTOINCREMENT,
@@ -95,45 +103,43 @@ internal sealed partial class SqliteChangeCapture(SourceConfig source, string pa
                 at         TEXT NOT NULL
             )
             """);
-        foreach (var capture in source.Captures)
+        foreach (var trigger in Triggers(connection, transaction))
         {
-            var columns = capture.Columns ?? Columns(connection, transaction, capture.Table);
-            foreach (var op in CaptureConfig.AllOperations)
-            {
-                var trigger = Quote($"_tributary_{capture.Table}_{op}");
-                Execute(connection, transaction, $"DROP TRIGGER IF EXISTS {trigger}");
-                if (!capture.Operations.Contains(op))
-                {
-                    continue;
-                }
+            Execute(connection, transaction, $"DROP TRIGGER {Quote(trigger)}");
+        }
 
-                var row = op == "delete" ? "OLD" : "NEW";
-                var json = string.Join(", ", columns.Select(c => $"'{c}', {row}.{Quote(c)}"));
-                Execute(connection, transaction, $"""
-                    CREATE TRIGGER {trigger} AFTER {op.ToUpperInvariant()} ON {Quote(capture.Table)}
-                    BEGIN
-                        INSERT INTO {ChangeTable} (table_name, op, row, at)
-                        VALUES ('{capture.Table}', '{op}', json_object({json}), strftime('%Y-%m-%dT%H:%M:%fZ', 'now'));
-                    END
-                    """);
-            }
+        foreach (var (trigger, definition) in wanted)
+        {
+            Execute(connection, transaction, $"CREATE TRIGGER {Quote(trigger)} {definition}");
         }
 
         transaction.Commit();
     }
 
-    private static string[] Columns(SqliteConnection connection, SqliteTransaction transaction, string table)
+    /// <summary>The capture triggers there are now (of any table, configured or not any more).</summary>
+    private static List<string> Triggers(SqliteConnection connection, SqliteTransaction transaction)
+    {
+        using var command = new SqliteCommand(@"SELECT name FROM sqlite_master WHERE type = 'trigger' AND name LIKE '\_tributary\_%' ESCAPE '\'", connection, transaction);
+        return Strings(command);
+    }
+
+    private static List<string> Columns(SqliteConnection connection, SqliteTransaction transaction, string table)
     {
         using var command = new SqliteCommand("SELECT name FROM pragma_table_info($table)", connection, transaction);
         command.Parameters.AddWithValue("$table", table);
+        return Strings(command);
+    }
+
+    private static List<string> Strings(SqliteCommand command)
+    {
         using var reader = command.ExecuteReader();
-        var columns = new List<string>();
+        var values = new List<string>();
         while (reader.Read())
         {
-            columns.Add(reader.GetString(0));
+            values.Add(reader.GetString(0));
         }
 
-        return columns.Count > 0 ? [.. columns] : throw new InvalidOperationException($"table '{table}' does not exist, so it cannot be captured");
+        return values;
     }
 
     private static void Execute(SqliteConnection connection, SqliteTransaction transaction, string sql)
@@ -145,8 +151,38 @@ internal sealed partial class SqliteChangeCapture(SourceConfig source, string pa
     /// <summary>Quotes an identifier (configured names are checked to be letters, digits and '_').</summary>
     private static string Quote(string identifier) => "\"" + identifier.Replace("\"", "\"\"", StringComparison.Ordinal) + "\"";
 
-    private static string JsonString(string text) => JsonSerializer.Serialize(text, Core.CoreJsonContext.Default.String);
+    /// <summary>The change table through one connection, polled every 200 ms.</summary>
+    private sealed class Feed(SqliteConnection connection) : IChangeFeed
+    {
+        public Task<IReadOnlyList<CapturedChange>> ReadAsync(ChangePosition after, int limit, CancellationToken cancellationToken)
+        {
+            using var command = new SqliteCommand($"SELECT id, table_name, op, row, at FROM {ChangeTable} WHERE id > $after ORDER BY id LIMIT $limit", connection);
+            command.Parameters.AddWithValue("$after", after.Id);
+            command.Parameters.AddWithValue("$limit", limit);
+            using var reader = command.ExecuteReader();
+            var changes = new List<CapturedChange>();
+            while (reader.Read())
+            {
+                changes.Add(new CapturedChange(new ChangePosition(0, reader.GetInt64(0)), reader.GetString(1), reader.GetString(2), reader.GetString(4), reader.GetString(3)));
+            }
 
-    [LoggerMessage(Level = LogLevel.Error, Message = "Change capture of source {Source} stopped")]
-    private static partial void LogFailed(ILogger logger, string source, Exception error);
+            return Task.FromResult<IReadOnlyList<CapturedChange>>(changes);
+        }
+
+        public Task PruneAsync(ChangePosition through, CancellationToken cancellationToken)
+        {
+            // Batches keep each write lock short, so the application's writers wait little.
+            using var command = new SqliteCommand($"DELETE FROM {ChangeTable} WHERE id IN (SELECT id FROM {ChangeTable} WHERE id <= $through ORDER BY id LIMIT {PruneBatch})", connection);
+            command.Parameters.AddWithValue("$through", through.Id);
+            while (command.ExecuteNonQuery() == PruneBatch && !cancellationToken.IsCancellationRequested)
+            {
+            }
+
+            return Task.CompletedTask;
+        }
+
+        public Task WaitAsync(CancellationToken cancellationToken) => Task.Delay(Interval, cancellationToken);
+
+        public ValueTask DisposeAsync() => connection.DisposeAsync();
+    }
 }

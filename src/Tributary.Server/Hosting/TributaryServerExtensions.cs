@@ -75,8 +75,7 @@ public static class TributaryServerExtensions
 
             foreach (var source in config.Sources.Where(s => s.Captures.Count > 0))
             {
-                var path = Path.GetFullPath(source.Settings["path"], config.BaseDirectory);
-                services.AddSingleton<Microsoft.Extensions.Hosting.IHostedService>(sp => ActivatorUtilities.CreateInstance<Capture.SqliteChangeCapture>(sp, source, path));
+                services.AddSingleton<Microsoft.Extensions.Hosting.IHostedService>(sp => Capture.ChangeCaptures.Create(source, config, sp));
             }
 
             foreach (var topic in config.Topics)

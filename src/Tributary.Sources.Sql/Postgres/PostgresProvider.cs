@@ -63,10 +63,14 @@ public sealed partial class PostgresProvider : ISourceProvider
         return new PostgresSource(source, source.Settings["connection_string"], Schemas(source));
     }
 
-    private static string[] Schemas(SourceConfig source) =>
-        source.Settings.TryGetValue("schemas", out var text) && text.Split(',', StringSplitOptions.RemoveEmptyEntries | StringSplitOptions.TrimEntries) is { Length: > 0 } schemas
+    /// <summary>The schemas of <paramref name="source"/> (its <c>schemas</c> setting, default <c>public</c>); tables of the first are named unqualified.</summary>
+    public static string[] Schemas(SourceConfig source)
+    {
+        ArgumentNullException.ThrowIfNull(source);
+        return source.Settings.TryGetValue("schemas", out var text) && text.Split(',', StringSplitOptions.RemoveEmptyEntries | StringSplitOptions.TrimEntries) is { Length: > 0 } schemas
             ? schemas
             : ["public"];
+    }
 
     [GeneratedRegex("^[A-Za-z_][A-Za-z0-9_$]{0,62}$")]
     private static partial Regex SchemaNameRegex();

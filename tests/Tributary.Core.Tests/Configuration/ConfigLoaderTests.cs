@@ -202,6 +202,7 @@ public sealed class ConfigLoaderTests
                   app_logs: {}
                 capture:
                   app_logs: { topic: nowhere, operations: [insert, truncate] }
+                  _tributary_changes: { topic: nowhere }
             tools:
               query:
                 source: shop
@@ -250,5 +251,32 @@ public sealed class ConfigLoaderTests
         Has("tools.reserved.parameters.dry_run", "an argument every write tool has");
         Has("sources.logs.capture.app_logs.topic", "unknown topic 'nowhere' (topics: none configured");
         Has("sources.logs.capture.app_logs.operations", "'truncate' is not an operation");
+        Has("sources.logs.capture._tributary_changes", "Tributary's own change table, which cannot itself be captured");
+    }
+
+    [Fact]
+    public void Loads_change_capture_of_a_postgres_source()
+    {
+        var config = Loader().Load(
+            """
+            sources:
+              pg:
+                kind: postgres
+                connection_string: Host=127.0.0.1;Database=shop;Username=reader
+                schemas: [sales, public]
+                capture:
+                  orders: { topic: orders, operations: [insert, delete], columns: [id, status] }
+                  customers: { topic: orders }
+            topics:
+              orders: {}
+            """,
+            "/");
+
+        var captures = Assert.Single(config.Sources).Captures;
+        Assert.Equal(("orders", "orders"), (captures[0].Table, captures[0].Topic));
+        Assert.Equal(["insert", "delete"], captures[0].Operations);
+        Assert.Equal(["id", "status"], captures[0].Columns!);
+        Assert.Equal(CaptureConfig.AllOperations, captures[1].Operations);
+        Assert.Null(captures[1].Columns);
     }
 }
