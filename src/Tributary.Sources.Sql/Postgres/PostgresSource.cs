@@ -65,7 +65,7 @@ public sealed class PostgresSource : IDataSource, IWritableSource
             .EnableUnmappedTypes()
             .Build();
 
-    /// <summary>The pooled Npgsql data source (writes and change capture share it).</summary>
+    /// <summary>The pooled Npgsql data source of reads and writes.</summary>
     internal NpgsqlDataSource DataSource { get; }
 
     /// <inheritdoc />
