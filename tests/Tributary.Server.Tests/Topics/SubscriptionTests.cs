@@ -199,6 +199,81 @@ public sealed class SubscriptionTests(TopicsServer server) : IClassFixture<Topic
         Assert.True(Volatile.Read(ref acknowledged) >= requests);
     }
 
+    [Fact]
+    public async Task A_subscriber_that_stops_reading_holds_back_neither_ingest_nor_others_and_catches_up_from_its_cursor()
+    {
+        await using var reader = await server.ConnectAsync();
+        var start = (await reader.CallOkAsync("read_events", new() { ["topic"] = "orders", ["limit"] = 1 })).GetProperty("cursor").GetInt64();
+
+        // The stalled subscriber: a listen request whose response it does not read.
+        using var http = new HttpClient();
+        using var request = new HttpRequestMessage(HttpMethod.Post, server.McpEndpoint)
+        {
+            Content = new StringContent("""
+                {"jsonrpc":"2.0","id":"stalled","method":"subscriptions/listen","params":{"notifications":{"resourceSubscriptions":["tributary://topics/orders"]},
+                 "_meta":{"io.modelcontextprotocol/protocolVersion":"2026-07-28","io.modelcontextprotocol/clientCapabilities":{}}}}
+                """, System.Text.Encoding.UTF8, "application/json"),
+        };
+        request.Headers.Accept.ParseAdd("application/json, text/event-stream");
+        request.Headers.Add("MCP-Protocol-Version", "2026-07-28");
+        request.Headers.Add("Mcp-Method", "subscriptions/listen");
+        using var stalled = await http.SendAsync(request, HttpCompletionOption.ResponseHeadersRead);
+        stalled.EnsureSuccessStatusCode();
+
+        // A subscriber that keeps up.
+        var updates = Channel.CreateUnbounded<JsonRpcNotification>();
+        await using var updateHandler = reader.RegisterNotificationHandler(NotificationMethods.ResourceUpdatedNotification, (n, _) => { updates.Writer.TryWrite(n); return default; });
+        var acknowledged = new TaskCompletionSource();
+        await using var ackHandler = reader.RegisterNotificationHandler(NotificationMethods.SubscriptionsAcknowledgedNotification, (_, _) => { acknowledged.TrySetResult(); return default; });
+        using var leave = new CancellationTokenSource();
+        var listen = reader.SendRequestAsync(Listen("tributary://topics/orders"), leave.Token);
+        using var timeout = new CancellationTokenSource(Patience);
+        await acknowledged.Task.WaitAsync(timeout.Token);
+
+        // A burst of 300 events, 8 at a time: every publish completes while the stalled subscriber reads nothing.
+        await using var publisher = await server.ConnectAsync();
+        const int events = 300;
+        await Parallel.ForEachAsync(Enumerable.Range(0, events), new ParallelOptions { MaxDegreeOfParallelism = 8, CancellationToken = timeout.Token }, async (i, ct) =>
+            await publisher.CallOkAsync("publish_event", new() { ["topic"] = "orders", ["type"] = "burst", ["data"] = new { i } }));
+
+        // The subscriber that keeps up is told, and reads every event from its cursor.
+        await updates.Reader.ReadAsync(timeout.Token);
+        Assert.Equal(events, (await ReadAllAsync(reader, start, timeout.Token)).Count(e => e.GetProperty("type").GetString() == "burst"));
+
+        // The stalled one reads at last: its acknowledgement and an update are there, and its cursor gives it every event once.
+        using var body = new StreamReader(await stalled.Content.ReadAsStreamAsync(timeout.Token));
+        var seen = new System.Text.StringBuilder();
+        while (!seen.ToString().Contains("notifications/resources/updated", StringComparison.Ordinal))
+        {
+            seen.AppendLine(await body.ReadLineAsync(timeout.Token));
+        }
+
+        Assert.Contains("notifications/subscriptions/acknowledged", seen.ToString(), StringComparison.Ordinal);
+        var caughtUp = await ReadAllAsync(reader, start, timeout.Token);
+        Assert.Equal(Enumerable.Range(0, events), caughtUp.Where(e => e.GetProperty("type").GetString() == "burst").Select(e => e.GetProperty("data").GetProperty("i").GetInt32()).Order());
+        Assert.Equal(caughtUp.Count, caughtUp.Select(e => e.GetProperty("seq").GetInt64()).Distinct().Count());
+        await leave.CancelAsync();
+        await Assert.ThrowsAnyAsync<OperationCanceledException>(() => listen);
+    }
+
+    /// <summary>Every event of the orders topic after <paramref name="cursor"/>, page by page, as a reader following its cursor gets them.</summary>
+    private static async Task<List<JsonElement>> ReadAllAsync(McpClient client, long cursor, CancellationToken cancellationToken)
+    {
+        var all = new List<JsonElement>();
+        while (true)
+        {
+            cancellationToken.ThrowIfCancellationRequested();
+            var page = await client.CallOkAsync("read_events", new() { ["topic"] = "orders", ["after"] = cursor, ["limit"] = 100 });
+            var events = page.GetProperty("events").EnumerateArray().ToList();
+            all.AddRange(events);
+            cursor = page.GetProperty("cursor").GetInt64();
+            if (events.Count < 100)
+            {
+                return all;
+            }
+        }
+    }
+
     private static JsonRpcRequest Listen(params string[] uris) => new()
     {
         Method = RequestMethods.SubscriptionsListen,
