@@ -7,5 +7,6 @@ var root = new RootCommand("Tributary: connects AI assistants to live data over 
     CheckCommand.Create(),
     AuditCommand.Create(),
     PublishCommand.Create(),
+    KeysCommand.Create(),
 };
 return await root.Parse(args).InvokeAsync();

@@ -27,6 +27,34 @@ internal static class ServeCommand
         return command;
     }
 
+    /// <summary>
+    /// Who a stdio session is (MCP over stdio takes its identity from the environment): with auth configured, the API key
+    /// in TRIBUTARY_API_KEY when set (refused at start when it is not valid), else the local user, who may do everything.
+    /// </summary>
+    private static Tributary.Core.Security.Grants? StdioGrants(TributaryConfig config)
+    {
+        if (!config.Auth.Enabled || Environment.GetEnvironmentVariable(AuthConfig.StdioKeyVariable) is not { Length: > 0 } presented)
+        {
+            return Tributary.Core.Security.Grants.All;
+        }
+
+        if (!config.Auth.ApiKeys)
+        {
+            Console.Error.WriteLine($"{AuthConfig.StdioKeyVariable} is set, but auth.api_keys is not enabled: enable it, or unset the variable");
+            return null;
+        }
+
+        using var keys = new Tributary.Server.Auth.ApiKeyStore(Tributary.Server.State.StateStore.PathIn(config));
+        var check = keys.Verify(presented);
+        if (check.Key is not { } key)
+        {
+            Console.Error.WriteLine($"{AuthConfig.StdioKeyVariable}: {check.Problem}");
+            return null;
+        }
+
+        return new Tributary.Core.Security.Grants(key.Scopes);
+    }
+
     private static async Task<int> RunAsync(string? configOption, bool stdio, string? httpOption, string? dataDir, LogLevel logLevel, CancellationToken cancellationToken)
     {
         var file = ConfigResolution.FindFile(configOption);
@@ -43,7 +71,13 @@ internal static class ServeCommand
 
         if (stdio)
         {
+            if (StdioGrants(config) is not { } grants)
+            {
+                return 2;
+            }
+
             using var stdioHost = TributaryHosts.CreateStdio(config, logLevel);
+            stdioHost.Services.GetRequiredService<Tributary.Server.Auth.AccessPolicy>().StdioGrants = grants;
             await stdioHost.RunAsync(cancellationToken);
             return 0;
         }
@@ -55,7 +89,7 @@ internal static class ServeCommand
             return 2;
         }
 
-        if (!endpoint.IsLoopback)
+        if (!endpoint.IsLoopback && !config.Auth.Enabled)
         {
             Console.Error.WriteLine($"--http: {ConfigLoader.NonLoopbackRefusal(address)}");
             return 2;

@@ -15,7 +15,7 @@ public sealed partial class ConfigLoader
     /// <summary>The configuration file name looked for by default.</summary>
     public const string DefaultFileName = "tributary.yaml";
 
-    private static readonly string[] ServerKeys = ["http", "allowed_origins", "allowed_hosts", "max_request_bytes", "data_dir", "cursor_secret", "idempotency_retention"];
+    private static readonly string[] ServerKeys = ["http", "public_url", "tls", "allowed_origins", "allowed_hosts", "max_request_bytes", "data_dir", "cursor_secret", "idempotency_retention"];
     private static readonly string[] SourceKeys = ["kind", "description", "statement_timeout", "max_rows", "max_rows_limit", "max_result_bytes", "writable", "tables", "capture"];
     private static readonly string[] CaptureKeys = ["topic", "operations", "columns"];
     private static readonly string[] TableKeys = ["version_column", "columns"];
@@ -101,13 +101,14 @@ public sealed partial class ConfigLoader
         List<SourceConfig> sources = [];
         List<(ToolConfig Tool, int? Line)> tools = [];
         List<TopicConfig> topics = [];
+        AuthConfig auth = new();
         foreach (var (keyNode, value) in root.Children)
         {
             var key = ((YamlScalarNode)keyNode).Value ?? "";
             switch (key)
             {
                 case "server":
-                    server = ReadServer(reader, value);
+                    server = ReadServer(reader, value, baseDirectory);
                     break;
                 case "sources":
                     sources = ReadSources(reader, value, new SourceContext(baseDirectory));
@@ -118,8 +119,11 @@ public sealed partial class ConfigLoader
                 case "topics":
                     topics = ReadTopics(reader, value, baseDirectory);
                     break;
+                case "auth":
+                    auth = ReadAuth(reader, value, baseDirectory);
+                    break;
                 default:
-                    errors.Add(key, "unknown top-level key (known: server, sources, tools, topics)", LineOf(keyNode.Start));
+                    errors.Add(key, "unknown top-level key (known: server, sources, tools, topics, auth)", LineOf(keyNode.Start));
                     break;
             }
         }
@@ -129,6 +133,8 @@ public sealed partial class ConfigLoader
             CheckToolSource(tool, sources, errors, line);
         }
 
+        CheckServerAndAuth(server, auth, errors, root.Children.TryGetValue(new YamlScalarNode("server"), out var serverNode) && serverNode is YamlMappingNode serverMapping ? NodeReader.KeyLine(serverMapping, "http") : null);
+
         foreach (var source in sources)
         {
             foreach (var capture in source.Captures.Where(c => topics.All(t => t.Name != c.Topic)))
@@ -137,10 +143,10 @@ public sealed partial class ConfigLoader
             }
         }
 
-        return new TributaryConfig { Server = server, Sources = sources, Tools = tools.Select(t => t.Tool).ToArray(), Topics = topics, BaseDirectory = baseDirectory };
+        return new TributaryConfig { Server = server, Sources = sources, Tools = tools.Select(t => t.Tool).ToArray(), Topics = topics, Auth = auth, BaseDirectory = baseDirectory };
     }
 
-    private static ServerConfig ReadServer(NodeReader reader, YamlNode node)
+    private static ServerConfig ReadServer(NodeReader reader, YamlNode node, string baseDirectory)
     {
         var server = new ServerConfig();
         if (reader.Mapping(node, "server") is not { } mapping)
@@ -153,6 +159,8 @@ public sealed partial class ConfigLoader
             server = key switch
             {
                 "http" => server with { Http = reader.Scalar(value, path) ?? server.Http },
+                "public_url" => server with { PublicUrl = reader.Url(value, path) },
+                "tls" => server with { Tls = ReadTls(reader, value, path, baseDirectory) },
                 "allowed_origins" => server with { AllowedOrigins = reader.StringList(value, path) },
                 "allowed_hosts" => server with { AllowedHosts = reader.StringList(value, path) },
                 "max_request_bytes" => server with { MaxRequestBytes = reader.Integer(value, path, 1024, 1L << 30) ?? server.MaxRequestBytes },
@@ -163,13 +171,9 @@ public sealed partial class ConfigLoader
             };
         }
 
-        if (!HttpEndpoint.TryParse(server.Http, out var endpoint, out var problem))
+        if (!HttpEndpoint.TryParse(server.Http, out _, out var problem))
         {
             reader.Errors.Add("server.http", problem, NodeReader.KeyLine(mapping, "http"));
-        }
-        else if (!endpoint.IsLoopback)
-        {
-            reader.Errors.Add("server.http", NonLoopbackRefusal(server.Http), NodeReader.KeyLine(mapping, "http"));
         }
 
         foreach (var origin in server.AllowedOrigins)
@@ -643,7 +647,7 @@ public sealed partial class ConfigLoader
 
     /// <summary>Why a non-loopback bind address is refused: without authentication anyone on the network could read the data.</summary>
     public static string NonLoopbackRefusal(string address) =>
-        $"'{address}' is not a loopback address, and serving data to the network needs authentication, which this version does not offer yet: bind 127.0.0.1 or [::1]";
+        $"'{address}' is not a loopback address, and serving data to the network needs authentication: configure auth (oauth, api_keys or mtls), or bind 127.0.0.1 or [::1]";
 
     private string KnownKinds() => string.Join(", ", _providers.Keys.Order(StringComparer.Ordinal));
 

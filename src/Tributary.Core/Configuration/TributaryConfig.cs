@@ -15,6 +15,9 @@ public sealed record TributaryConfig
     /// <summary>Topics (durable event logs), in the order the file lists them.</summary>
     public IReadOnlyList<TopicConfig> Topics { get; init; } = [];
 
+    /// <summary>Who may use the server over HTTP.</summary>
+    public AuthConfig Auth { get; init; } = new();
+
     /// <summary>True for the built-in demo, which also runs a gentle activity simulator on its topics.</summary>
     public bool IsDemo { get; init; }
 
@@ -33,6 +36,12 @@ public sealed record ServerConfig
 
     /// <summary>HTTP bind address as <c>host:port</c>; default <c>127.0.0.1:8080</c>.</summary>
     public string Http { get; init; } = DefaultHttp;
+
+    /// <summary>The URL clients use to reach this server (its canonical resource is this plus <c>/mcp</c>); needed by OAuth.</summary>
+    public Uri? PublicUrl { get; init; }
+
+    /// <summary>HTTPS for the HTTP endpoint; null for plain HTTP.</summary>
+    public TlsConfig? Tls { get; init; }
 
     /// <summary>Extra origins (scheme://host:port) accepted besides the loopback ones; default none.</summary>
     public IReadOnlyList<string> AllowedOrigins { get; init; } = [];

@@ -5,6 +5,7 @@ using Microsoft.Extensions.Hosting;
 using Microsoft.Extensions.Logging;
 using Microsoft.Extensions.Logging.Console;
 using Tributary.Core.Configuration;
+using Tributary.Server.Auth;
 using Tributary.Server.Http;
 
 namespace Tributary.Server.Hosting;
@@ -23,8 +24,17 @@ public static class TributaryHosts
         {
             kestrel.AddServerHeader = false;
             kestrel.Limits.MaxRequestBodySize = config.Server.MaxRequestBytes;
-            kestrel.Listen(endpoint.Address, endpoint.Port);
+            if (config.Server.Tls is { } tls)
+            {
+                var certificate = ClientCertificates.LoadServerCertificate(tls);
+                kestrel.Listen(endpoint.Address, endpoint.Port, listen => listen.UseHttps(https => ClientCertificates.Configure(https, certificate, config.Auth.Mtls)));
+            }
+            else
+            {
+                kestrel.Listen(endpoint.Address, endpoint.Port);
+            }
         });
+        builder.Services.AddTributaryAuthentication(config);
         builder.Services.AddTributaryMcpServer(config).WithTributaryHttpTransport();
         var app = builder.Build();
         app.MapTributaryHttp(HttpSafetyOptions.From(config.Server));

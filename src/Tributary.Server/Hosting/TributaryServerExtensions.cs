@@ -92,15 +92,20 @@ public static class TributaryServerExtensions
             }
         }
 
-        if (config.Sources.Any(s => s.Writable))
+        if (config.Sources.Any(s => s.Writable) || config.Auth.Enabled)
         {
-            // Tributary's own state (idempotency keys, audit log) exists only where writes do.
-            services.AddSingleton(_ => new StateStore(Path.Combine(Path.GetFullPath(config.Server.DataDir, config.BaseDirectory), StateStore.FileName), config.Server.IdempotencyRetention));
-            services.AddSingleton<WriteRunner>();
-            services.AddSingleton<McpServerTool, UpdateRowsTool>();
+            // Tributary's own state (idempotency keys, audit log, API keys) exists only where writes or authentication do.
+            services.AddSingleton(_ => new StateStore(StateStore.PathIn(config), config.Server.IdempotencyRetention));
             services.AddSingleton<McpServerResource, AuditResource>();
         }
 
+        if (config.Sources.Any(s => s.Writable))
+        {
+            services.AddSingleton<WriteRunner>();
+            services.AddSingleton<McpServerTool, UpdateRowsTool>();
+        }
+
+        services.AddSingleton<Auth.AccessPolicy>();
         var builder = services
             .AddMcpServer(options =>
             {
@@ -108,7 +113,8 @@ public static class TributaryServerExtensions
                 options.ServerInstructions = Instructions;
             })
             .WithCompleteHandler((request, cancellationToken) =>
-                request.Services!.GetRequiredService<NameCompletion>().CompleteAsync(request, cancellationToken));
+                request.Services!.GetRequiredService<NameCompletion>().CompleteAsync(request, cancellationToken))
+            .WithRequestFilters(ListOnlyWhatTheCallerMayUse);
         if (config.Topics.Count > 0)
         {
             builder
@@ -118,5 +124,43 @@ public static class TributaryServerExtensions
         }
 
         return builder;
+    }
+
+    /// <summary>Lists of tools, resources and templates show only what the caller may use (in their usual order).</summary>
+    private static void ListOnlyWhatTheCallerMayUse(IMcpRequestFilterBuilder filters)
+    {
+        filters.AddListToolsFilter(next => async (request, cancellationToken) =>
+        {
+            var result = await next(request, cancellationToken);
+            if (request.Services?.GetService<Auth.AccessPolicy>() is { Enabled: true } policy)
+            {
+                var grants = policy.For(request.User);
+                result.Tools = [.. result.Tools.Where(t => policy.ToolVisible(t.Name, grants))];
+            }
+
+            return result;
+        });
+        filters.AddListResourcesFilter(next => async (request, cancellationToken) =>
+        {
+            var result = await next(request, cancellationToken);
+            if (request.Services?.GetService<Auth.AccessPolicy>() is { Enabled: true } policy)
+            {
+                var grants = policy.For(request.User);
+                result.Resources = [.. result.Resources.Where(r => policy.ResourceVisible(r.Uri, grants))];
+            }
+
+            return result;
+        });
+        filters.AddListResourceTemplatesFilter(next => async (request, cancellationToken) =>
+        {
+            var result = await next(request, cancellationToken);
+            if (request.Services?.GetService<Auth.AccessPolicy>() is { Enabled: true } policy)
+            {
+                var grants = policy.For(request.User);
+                result.ResourceTemplates = [.. result.ResourceTemplates.Where(r => policy.ResourceVisible(r.UriTemplate, grants))];
+            }
+
+            return result;
+        });
     }
 }

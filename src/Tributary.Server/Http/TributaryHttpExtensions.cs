@@ -50,6 +50,13 @@ public static class TributaryHttpExtensions
     {
         ArgumentNullException.ThrowIfNull(app);
         app.UseMiddleware<HttpSafetyMiddleware>(safety);
+        if (app.Services.GetRequiredService<Core.Configuration.TributaryConfig>().Auth.Enabled)
+        {
+            // Serves the protected resource metadata, and authenticates; the gate then decides.
+            app.UseAuthentication();
+            app.UseMiddleware<AuthGate>();
+        }
+
         app.Use((context, next) =>
         {
             // The SDK maps legacy SSE under the MCP path; serve it at /sse as well, before routing picks an endpoint.

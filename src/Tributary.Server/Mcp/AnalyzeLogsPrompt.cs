@@ -1,3 +1,4 @@
+using Microsoft.Extensions.DependencyInjection;
 using System.Buffers;
 using System.Globalization;
 using System.Text;
@@ -17,12 +18,15 @@ namespace Tributary.Server.Mcp;
 /// </summary>
 internal sealed class AnalyzeLogsPrompt(TopicRegistry topics, IEventStore store) : McpServerPrompt
 {
+    /// <summary>The prompt's name.</summary>
+    public const string PromptName = "analyze_logs";
+
     private const int MaxEvents = 200;
 
     /// <inheritdoc />
     public override Prompt ProtocolPrompt { get; } = new()
     {
-        Name = "analyze_logs",
+        Name = PromptName,
         Title = "Analyze a topic's recent events",
         Description = "Embeds a topic's recent events at or above a severity and asks for an analysis: what happened, patterns, likely causes, what to check next.",
         Arguments =
@@ -44,6 +48,7 @@ internal sealed class AnalyzeLogsPrompt(TopicRegistry topics, IEventStore store)
         try
         {
             var topic = topics.Get(Argument(arguments, "topic") ?? throw new ToolException("'topic' is required")).Name;
+            request.Services?.GetService<Auth.AccessPolicy>()?.Demand(request.User, Tributary.Core.Security.Grants.Topic(topic, "read"));
             var severity = Severity.Warning;
             if (Argument(arguments, "severity") is { } level && !Severities.TryParse(level, out severity))
             {

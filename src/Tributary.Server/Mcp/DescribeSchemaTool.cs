@@ -1,6 +1,7 @@
 using System.Buffers;
 using System.Text.Json;
 using Tributary.Core;
+using Tributary.Core.Security;
 using Tributary.Core.Sources;
 
 namespace Tributary.Server.Mcp;
@@ -25,6 +26,13 @@ public sealed class DescribeSchemaTool(SourceRegistry sources) : TributaryTool(R
       "enums":{"type":"array","items":{"type":"object","properties":{"name":{"type":"string"},"values":{"type":"array","items":{"type":"string"}}}}}}}
     """))
 {
+    /// <inheritdoc />
+    public override string? RequiredScope(IReadOnlyDictionary<string, JsonElement>? arguments) =>
+        StringArgument(arguments, "source") is { } source ? Grants.Source(source, "read") : null;
+
+    /// <inheritdoc />
+    public override bool IsVisibleTo(Grants grants) => grants.AllowsAny("sources", "read");
+
     /// <summary>Describes <paramref name="source"/> (or one table of it) as JSON (shared with the schema resources).</summary>
     public static async Task WriteAsync(IDataSource source, string? table, IBufferWriter<byte> output, CancellationToken cancellationToken)
     {

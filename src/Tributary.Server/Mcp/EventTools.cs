@@ -2,6 +2,7 @@ using System.Buffers;
 using System.Globalization;
 using System.Text.Json;
 using Tributary.Core;
+using Tributary.Core.Security;
 using Tributary.Topics;
 
 namespace Tributary.Server.Mcp;
@@ -25,6 +26,13 @@ internal sealed class PublishEventTool(TopicRegistry topics, IEventStore store) 
     destructive: false,
     idempotent: false))
 {
+    /// <inheritdoc />
+    public override string? RequiredScope(IReadOnlyDictionary<string, JsonElement>? arguments) =>
+        StringArgument(arguments, "topic") is { } topic ? Grants.Topic(topic, "publish") : null;
+
+    /// <inheritdoc />
+    public override bool IsVisibleTo(Grants grants) => grants.AllowsAny("topics", "publish");
+
     private protected override async ValueTask ExecuteAsync(ToolArguments arguments, IBufferWriter<byte> output, CancellationToken cancellationToken)
     {
         var topic = topics.Get(arguments.RequiredString("topic")).Name;
@@ -70,6 +78,13 @@ internal sealed class ReadEventsTool(TopicRegistry topics, IEventStore store, IE
       "cursor":{"type":"integer"}}}
     """))
 {
+    /// <inheritdoc />
+    public override string? RequiredScope(IReadOnlyDictionary<string, JsonElement>? arguments) =>
+        StringArgument(arguments, "topic") is { } topic ? Grants.Topic(topic, "read") : null;
+
+    /// <inheritdoc />
+    public override bool IsVisibleTo(Grants grants) => grants.AllowsAny("topics", "read");
+
     private protected override async ValueTask ExecuteAsync(ToolArguments arguments, IBufferWriter<byte> output, CancellationToken cancellationToken)
     {
         var topic = topics.Get(arguments.RequiredString("topic")).Name;

@@ -1,3 +1,4 @@
+using Tributary.Core.Security;
 using System.Buffers;
 using System.Text.Json;
 using Tributary.Core.Sources;
@@ -23,11 +24,15 @@ public sealed class ListSourcesTool(SourceRegistry sources, Topics.TopicRegistry
     """))
 {
     /// <summary>Writes the sources list as JSON (shared with the <c>tributary://sources</c> resource).</summary>
-    public static async Task WriteAsync(SourceRegistry sources, Topics.TopicRegistry topics, IBufferWriter<byte> output, CancellationToken cancellationToken)
+    public static async Task WriteAsync(SourceRegistry sources, Topics.TopicRegistry topics, Grants grants, IBufferWriter<byte> output, CancellationToken cancellationToken)
     {
         ArgumentNullException.ThrowIfNull(sources);
         ArgumentNullException.ThrowIfNull(topics);
-        var counts = await Task.WhenAll(sources.All.Select(async s =>
+        ArgumentNullException.ThrowIfNull(grants);
+        // Only what the caller may use is listed.
+        var visible = sources.All.Where(s => grants.Allows(Grants.Source(s.Name, "read")) || grants.Allows(Grants.Source(s.Name, "write"))).ToList();
+        var visibleTopics = topics.All.Where(t => grants.Allows(Grants.Topic(t.Name, "read")) || grants.Allows(Grants.Topic(t.Name, "publish"))).ToList();
+        var counts = await Task.WhenAll(visible.Select(async s =>
         {
             try
             {
@@ -41,9 +46,9 @@ public sealed class ListSourcesTool(SourceRegistry sources, Topics.TopicRegistry
         await using var json = new Utf8JsonWriter(output);
         json.WriteStartObject();
         json.WriteStartArray("sources"u8);
-        for (var i = 0; i < sources.All.Count; i++)
+        for (var i = 0; i < visible.Count; i++)
         {
-            var source = sources.All[i];
+            var source = visible[i];
             json.WriteStartObject();
             json.WriteString("name"u8, source.Name);
             json.WriteString("kind"u8, source.Kind);
@@ -75,10 +80,10 @@ public sealed class ListSourcesTool(SourceRegistry sources, Topics.TopicRegistry
         }
 
         json.WriteEndArray();
-        if (topics.All.Count > 0)
+        if (visibleTopics.Count > 0)
         {
             json.WriteStartArray("topics"u8);
-            foreach (var topic in topics.All)
+            foreach (var topic in visibleTopics)
             {
                 json.WriteStartObject();
                 json.WriteString("name"u8, topic.Name);
@@ -93,5 +98,5 @@ public sealed class ListSourcesTool(SourceRegistry sources, Topics.TopicRegistry
     }
 
     private protected override async ValueTask ExecuteAsync(ToolArguments arguments, IBufferWriter<byte> output, CancellationToken cancellationToken) =>
-        await WriteAsync(sources, topics, output, cancellationToken);
+        await WriteAsync(sources, topics, arguments.Grants, output, cancellationToken);
 }

@@ -2,6 +2,7 @@ using System.Buffers;
 using System.Diagnostics;
 using System.Text.Json;
 using Tributary.Core;
+using Tributary.Core.Security;
 using Tributary.Core.Configuration;
 using Tributary.Core.Queries;
 using Tributary.Core.Sources;
@@ -84,6 +85,12 @@ internal sealed class NamedQueryTool(ToolConfig tool, SourceRegistry sources, Qu
     NamedTools.InputSchema(NamedTools.Parameters(tool)),
     QueryTool.ResultSchema))
 {
+    /// <inheritdoc />
+    public override string? RequiredScope(IReadOnlyDictionary<string, JsonElement>? arguments) => Grants.Tool(tool.Name);
+
+    /// <inheritdoc />
+    public override bool IsVisibleTo(Grants grants) => grants.Allows(Grants.Tool(tool.Name));
+
     private readonly ValueSchema _parameters = NamedTools.Parameters(tool);
 
     private protected override async ValueTask ExecuteAsync(ToolArguments arguments, IBufferWriter<byte> output, CancellationToken cancellationToken)
@@ -109,6 +116,12 @@ internal sealed class NamedWriteTool(ToolConfig tool, SourceRegistry sources, Wr
     destructive: tool.Destructive ?? tool.Shape is StatementShape.Delete or StatementShape.Update or StatementShape.Upsert,
     idempotent: tool.Idempotent ?? tool.Shape is StatementShape.Delete))
 {
+    /// <inheritdoc />
+    public override string? RequiredScope(IReadOnlyDictionary<string, JsonElement>? arguments) => Grants.Tool(tool.Name);
+
+    /// <inheritdoc />
+    public override bool IsVisibleTo(Grants grants) => grants.Allows(Grants.Tool(tool.Name));
+
     private const string ResultSchema = """
         {"type":"object","required":["rows_affected","rows","dry_run"],"properties":{
           "rows_affected":{"type":"integer"},"rows":{"type":"array","items":{"type":"object"}},

@@ -2,6 +2,7 @@ using System.Buffers;
 using System.Diagnostics;
 using System.Text.Json;
 using Tributary.Core;
+using Tributary.Core.Security;
 using Tributary.Core.Queries;
 using Tributary.Core.Sources;
 
@@ -28,6 +29,28 @@ public sealed class QueryTool(SourceRegistry sources, QueryCursorCodec cursors) 
     """,
     ResultSchema))
 {
+    /// <inheritdoc />
+    public override string? RequiredScope(IReadOnlyDictionary<string, JsonElement>? arguments)
+    {
+        // A continuation reads the source its (signed) cursor names.
+        if (StringArgument(arguments, "cursor") is { } cursor)
+        {
+            try
+            {
+                return Grants.Source(cursors.Decode(cursor).Source, "read");
+            }
+            catch (ToolException)
+            {
+                return null;
+            }
+        }
+
+        return StringArgument(arguments, "source") is { } source ? Grants.Source(source, "read") : null;
+    }
+
+    /// <inheritdoc />
+    public override bool IsVisibleTo(Grants grants) => grants.AllowsAny("sources", "read");
+
     /// <summary>The output schema of query results, shared by named read tools.</summary>
     internal const string ResultSchema = """
     {"type":"object","required":["columns","rows","row_count","truncated","elapsed_ms"],"properties":{

@@ -7,13 +7,19 @@ namespace Tributary.Server.Mcp;
 /// Typed reads of a tool call's arguments (a missing or mistyped argument is a <see cref="ToolException"/> naming it),
 /// and who is calling.
 /// </summary>
-internal readonly struct ToolArguments(IDictionary<string, JsonElement>? arguments, string? principal = null)
+internal readonly struct ToolArguments(IDictionary<string, JsonElement>? arguments, System.Security.Claims.ClaimsPrincipal? user = null, Tributary.Core.Security.Grants? grants = null)
 {
+    /// <summary>What the caller may do (everything when authentication is off).</summary>
+    public Tributary.Core.Security.Grants Grants => grants ?? Tributary.Core.Security.Grants.All;
+
+    /// <summary>The caller, when the transport authenticates one.</summary>
+    public System.Security.Claims.ClaimsPrincipal? User => user;
+
     /// <summary>Every argument as sent.</summary>
     public IDictionary<string, JsonElement> All => arguments ?? new Dictionary<string, JsonElement>();
 
     /// <summary>The authenticated caller's name, or <c>anonymous</c> when the transport has no authentication.</summary>
-    public string Principal => principal is { Length: > 0 } name ? name : "anonymous";
+    public string Principal => user?.Identity?.Name is { Length: > 0 } name ? name : "anonymous";
 
     public bool Boolean(string name) => Get(name) switch
     {

@@ -16,7 +16,7 @@ namespace Tributary.Server.Mcp;
 /// once, and a burst becomes at most one more notification per <see cref="Coalesce"/>; the reader then reads every event
 /// since its cursor (the log keeps them all).
 /// </summary>
-internal sealed partial class TopicSubscriptions(TopicRegistry topics, IEventStore store, IEventBus bus, ILogger<TopicSubscriptions> logger)
+internal sealed partial class TopicSubscriptions(TopicRegistry topics, IEventStore store, IEventBus bus, Auth.AccessPolicy access, ILogger<TopicSubscriptions> logger)
 {
     /// <summary>Most resources one subscription request (or one session) may follow.</summary>
     public const int MaxPerRequest = 100;
@@ -37,7 +37,7 @@ internal sealed partial class TopicSubscriptions(TopicRegistry topics, IEventSto
     public async ValueTask<EmptyResult> SubscribeAsync(RequestContext<SubscribeRequestParams> request, CancellationToken cancellationToken)
     {
         var uri = request.Params?.Uri ?? throw new McpProtocolException("'uri' is required", McpErrorCode.InvalidParams);
-        var query = Query(uri);
+        var query = Query(uri, request.User);
         var server = request.Server;
         var session = SessionKey(server);
         if (_sessionSubscriptions.Keys.Count(k => k.Session == session) >= MaxPerRequest)
@@ -93,7 +93,7 @@ internal sealed partial class TopicSubscriptions(TopicRegistry topics, IEventSto
             throw new McpProtocolException($"at most {MaxPerRequest} resources per subscriptions/listen (asked for {requested.Count})", McpErrorCode.InvalidParams);
         }
 
-        var granted = requested.Distinct(StringComparer.Ordinal).Select(uri => (Uri: uri, Query: Query(uri))).ToList();
+        var granted = requested.Distinct(StringComparer.Ordinal).Select(uri => (Uri: uri, Query: Query(uri, request.User))).ToList();
         var subscriptionId = request.JsonRpcRequest.Id;
         var server = request.Server;
         // The cursor is taken before the acknowledgement: an event published once the client has it is always notified.
@@ -203,7 +203,7 @@ internal sealed partial class TopicSubscriptions(TopicRegistry topics, IEventSto
         }
     }
 
-    private TopicQuery Query(string uri)
+    private TopicQuery Query(string uri, System.Security.Claims.ClaimsPrincipal? user)
     {
         if (!uri.StartsWith(TopicQuery.Prefix, StringComparison.Ordinal))
         {
@@ -212,7 +212,11 @@ internal sealed partial class TopicSubscriptions(TopicRegistry topics, IEventSto
 
         try
         {
-            topics.Get(TopicQuery.TopicName(uri));
+            access.Demand(user, Core.Security.Grants.Topic(topics.Get(TopicQuery.TopicName(uri)).Name, "read"));
+        }
+        catch (Auth.AccessDeniedException e)
+        {
+            throw new McpProtocolException(e.Message, McpErrorCode.InvalidRequest);
         }
         catch (Core.ToolException e)
         {

@@ -4,7 +4,9 @@ using System.Text.RegularExpressions;
 using ModelContextProtocol;
 using ModelContextProtocol.Protocol;
 using ModelContextProtocol.Server;
+using Microsoft.Extensions.DependencyInjection;
 using Tributary.Core;
+using Tributary.Core.Security;
 using Tributary.Core.Sources;
 
 namespace Tributary.Server.Mcp;
@@ -45,22 +47,44 @@ public abstract class JsonResource : McpServerResource
     /// <inheritdoc />
     public override bool IsMatch(string uri) => _pattern.IsMatch(uri);
 
+    /// <summary>The scope reading <paramref name="uri"/> needs; null when any caller may read it.</summary>
+    public string? RequiredScope(string uri) => Scope(Values(uri));
+
+    /// <summary>True when the resource (or template) is listed to a caller with <paramref name="grants"/>.</summary>
+    public virtual bool IsVisibleTo(Grants grants) => true;
+
+    /// <summary>The scope reading the resource with these template values needs; null for any caller.</summary>
+    protected virtual string? Scope(IReadOnlyDictionary<string, string> values) => null;
+
+    private Dictionary<string, string> Values(string uri) =>
+        // Path segments are unescaped here; a query string is left encoded for the resource to split first.
+        _pattern.Match(uri).Groups.Values.Where(g => g.Name != "0").ToDictionary(g => g.Name, g => g.Name == "query" ? g.Value : Uri.UnescapeDataString(g.Value));
+
     /// <inheritdoc />
     public override async ValueTask<ReadResourceResult> ReadAsync(RequestContext<ReadResourceRequestParams> request, CancellationToken cancellationToken = default)
     {
         ArgumentNullException.ThrowIfNull(request);
         var uri = request.Params!.Uri;
-        var match = _pattern.Match(uri);
-        // Path segments are unescaped here; a query string is left encoded for the resource to split first.
-        var values = match.Groups.Values.Where(g => g.Name != "0").ToDictionary(g => g.Name, g => g.Name == "query" ? g.Value : Uri.UnescapeDataString(g.Value));
+        var values = Values(uri);
         try
         {
+            var grants = Grants.All;
+            if (request.Services?.GetService<Auth.AccessPolicy>() is { Enabled: true } policy)
+            {
+                policy.Demand(request.User, Scope(values));
+                grants = policy.For(request.User);
+            }
+
             using var output = new PooledBufferWriter();
-            await ReadJsonAsync(values, output, cancellationToken);
+            await ReadJsonAsync(values, grants, output, cancellationToken);
             return new ReadResourceResult
             {
                 Contents = [new TextResourceContents { Uri = uri, MimeType = "application/json", Text = Encoding.UTF8.GetString(output.WrittenSpan) }],
             };
+        }
+        catch (Auth.AccessDeniedException e)
+        {
+            throw new McpProtocolException(e.Message, McpErrorCode.InvalidRequest);
         }
         catch (ToolException e)
         {
@@ -69,7 +93,7 @@ public abstract class JsonResource : McpServerResource
     }
 
     /// <summary>Writes the resource's JSON for the template's values to <paramref name="output"/>.</summary>
-    protected abstract Task ReadJsonAsync(IReadOnlyDictionary<string, string> values, IBufferWriter<byte> output, CancellationToken cancellationToken);
+    protected abstract Task ReadJsonAsync(IReadOnlyDictionary<string, string> values, Grants grants, IBufferWriter<byte> output, CancellationToken cancellationToken);
 }
 
 /// <summary>A JSON resource at one fixed URI, listed by <c>resources/list</c>.</summary>
@@ -91,8 +115,8 @@ public sealed class SourcesResource(SourceRegistry sources, Tributary.Topics.Top
     "tributary://sources", "sources", "Data sources", "The data sources: name, kind, description, read-only flag and table count.")
 {
     /// <inheritdoc />
-    protected override Task ReadJsonAsync(IReadOnlyDictionary<string, string> values, IBufferWriter<byte> output, CancellationToken cancellationToken) =>
-        ListSourcesTool.WriteAsync(sources, topics, output, cancellationToken);
+    protected override Task ReadJsonAsync(IReadOnlyDictionary<string, string> values, Grants grants, IBufferWriter<byte> output, CancellationToken cancellationToken) =>
+        ListSourcesTool.WriteAsync(sources, topics, grants, output, cancellationToken);
 }
 
 /// <summary><c>tributary://sources/{source}/schema</c>: a source's whole schema.</summary>
@@ -100,7 +124,13 @@ public sealed class SchemaResource(SourceRegistry sources) : JsonResource(
     "tributary://sources/{source}/schema", "source_schema", "Source schema", "Tables and views of a source with columns, keys, indexes and constraints.")
 {
     /// <inheritdoc />
-    protected override Task ReadJsonAsync(IReadOnlyDictionary<string, string> values, IBufferWriter<byte> output, CancellationToken cancellationToken) =>
+    public override bool IsVisibleTo(Grants grants) => grants.AllowsAny("sources", "read");
+
+    /// <inheritdoc />
+    protected override string? Scope(IReadOnlyDictionary<string, string> values) => Grants.Source(values["source"], "read");
+
+    /// <inheritdoc />
+    protected override Task ReadJsonAsync(IReadOnlyDictionary<string, string> values, Grants grants, IBufferWriter<byte> output, CancellationToken cancellationToken) =>
         DescribeSchemaTool.WriteAsync(sources.Get(values["source"]), null, output, cancellationToken);
 }
 
@@ -109,7 +139,13 @@ public sealed class TableResource(SourceRegistry sources) : JsonResource(
     "tributary://sources/{source}/tables/{table}", "source_table", "Table schema", "One table or view of a source with its columns, keys, indexes and constraints.")
 {
     /// <inheritdoc />
-    protected override Task ReadJsonAsync(IReadOnlyDictionary<string, string> values, IBufferWriter<byte> output, CancellationToken cancellationToken) =>
+    public override bool IsVisibleTo(Grants grants) => grants.AllowsAny("sources", "read");
+
+    /// <inheritdoc />
+    protected override string? Scope(IReadOnlyDictionary<string, string> values) => Grants.Source(values["source"], "read");
+
+    /// <inheritdoc />
+    protected override Task ReadJsonAsync(IReadOnlyDictionary<string, string> values, Grants grants, IBufferWriter<byte> output, CancellationToken cancellationToken) =>
         DescribeSchemaTool.WriteAsync(sources.Get(values["source"]), values["table"], output, cancellationToken);
 }
 
@@ -118,7 +154,13 @@ public sealed class AuditResource(State.StateStore state) : FixedJsonResource(
     "tributary://audit", "audit", "Audit log", "The newest 100 writes: time, principal, tool, source, table, key, rows, and digests of the row before and after.")
 {
     /// <inheritdoc />
-    protected override Task ReadJsonAsync(IReadOnlyDictionary<string, string> values, IBufferWriter<byte> output, CancellationToken cancellationToken)
+    public override bool IsVisibleTo(Grants grants) => grants.Allows(Grants.AuditRead);
+
+    /// <inheritdoc />
+    protected override string? Scope(IReadOnlyDictionary<string, string> values) => Grants.AuditRead;
+
+    /// <inheritdoc />
+    protected override Task ReadJsonAsync(IReadOnlyDictionary<string, string> values, Grants grants, IBufferWriter<byte> output, CancellationToken cancellationToken)
     {
         using var json = new System.Text.Json.Utf8JsonWriter(output);
         State.AuditJson.Write(state.ReadAudit(100), json);
@@ -135,7 +177,13 @@ internal sealed class TopicResource(Tributary.Topics.TopicRegistry topics, Tribu
     "A topic's newest events (or those after ?after=cursor), filtered by ?types=a,b&source=&min_severity=&message=regex&fields={json}, and its cursor: pass the cursor to read_events as 'after' to follow it. Subscriptions to the URI honour its filters.")
 {
     /// <inheritdoc />
-    protected override async Task ReadJsonAsync(IReadOnlyDictionary<string, string> values, IBufferWriter<byte> output, CancellationToken cancellationToken)
+    public override bool IsVisibleTo(Grants grants) => grants.AllowsAny("topics", "read");
+
+    /// <inheritdoc />
+    protected override string? Scope(IReadOnlyDictionary<string, string> values) => Grants.Topic(values["topic"], "read");
+
+    /// <inheritdoc />
+    protected override async Task ReadJsonAsync(IReadOnlyDictionary<string, string> values, Grants grants, IBufferWriter<byte> output, CancellationToken cancellationToken)
     {
         var (topic, filter, after, limit) = TopicQuery.Parse(values["topic"], values.GetValueOrDefault("query") ?? "", topics);
         var last = await store.LastSequenceAsync(cancellationToken);

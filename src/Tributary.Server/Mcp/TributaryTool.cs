@@ -1,9 +1,11 @@
 using System.Buffers;
 using System.Text;
 using System.Text.Json;
+using Microsoft.Extensions.DependencyInjection;
 using ModelContextProtocol.Protocol;
 using ModelContextProtocol.Server;
 using Tributary.Core;
+using Tributary.Core.Security;
 using Tributary.Core.Writes;
 
 namespace Tributary.Server.Mcp;
@@ -11,6 +13,8 @@ namespace Tributary.Server.Mcp;
 /// <summary>
 /// Base of Tributary's tools: a fixed protocol description, JSON produced once and sent both as
 /// <c>structuredContent</c> and as text, and <see cref="ToolException"/> turned into a tool error the model can act on.
+/// Each tool says which scope a call needs (<see cref="RequiredScope"/>) and to whom it is listed (<see cref="IsVisibleTo"/>);
+/// a call without that scope is refused before it runs.
 /// </summary>
 public abstract class TributaryTool : McpServerTool
 {
@@ -29,8 +33,16 @@ public abstract class TributaryTool : McpServerTool
         ArgumentNullException.ThrowIfNull(request);
         try
         {
+            var grants = Grants.All;
+            if (request.Services?.GetService<Auth.AccessPolicy>() is { Enabled: true } policy)
+            {
+                var arguments = request.Params?.Arguments;
+                policy.Demand(request.User, RequiredScope(arguments as IReadOnlyDictionary<string, JsonElement> ?? arguments?.ToDictionary(a => a.Key, a => a.Value, StringComparer.Ordinal)));
+                grants = policy.For(request.User);
+            }
+
             using var output = new PooledBufferWriter();
-            await ExecuteAsync(new ToolArguments(request.Params?.Arguments, request.User?.Identity?.Name), output, cancellationToken);
+            await ExecuteAsync(new ToolArguments(request.Params?.Arguments, request.User, grants), output, cancellationToken);
             return new CallToolResult
             {
                 Content = [new TextContentBlock { Text = Encoding.UTF8.GetString(output.WrittenSpan) }],
@@ -46,6 +58,16 @@ public abstract class TributaryTool : McpServerTool
             return Error(e.Message);
         }
     }
+
+    /// <summary>The scope a call with <paramref name="arguments"/> needs; null when any caller may make it.</summary>
+    public virtual string? RequiredScope(IReadOnlyDictionary<string, JsonElement>? arguments) => null;
+
+    /// <summary>True when <c>tools/list</c> shows the tool to a caller with <paramref name="grants"/>.</summary>
+    public virtual bool IsVisibleTo(Grants grants) => true;
+
+    /// <summary>A string argument, or null when it is missing or not a string.</summary>
+    protected static string? StringArgument(IReadOnlyDictionary<string, JsonElement>? arguments, string name) =>
+        arguments is not null && arguments.TryGetValue(name, out var value) && value.ValueKind == JsonValueKind.String ? value.GetString() : null;
 
     /// <summary>A conflict as JSON the model can act on: what happened, and the row and version as they are now.</summary>
     private static string ConflictJson(WriteConflictException conflict)

@@ -3,6 +3,7 @@ using System.Collections.Concurrent;
 using System.Text.Json;
 using System.Text.RegularExpressions;
 using Tributary.Core;
+using Tributary.Core.Security;
 using Tributary.Core.Configuration;
 using Tributary.Core.Sources;
 using Tributary.Core.Writes;
@@ -39,6 +40,13 @@ internal sealed partial class UpdateRowsTool(SourceRegistry sources, WriteRunner
     destructive: true,
     idempotent: false))
 {
+    /// <inheritdoc />
+    public override string? RequiredScope(IReadOnlyDictionary<string, JsonElement>? arguments) =>
+        StringArgument(arguments, "source") is { } source ? Grants.Source(source, "write") : null;
+
+    /// <inheritdoc />
+    public override bool IsVisibleTo(Grants grants) => grants.AllowsAny("sources", "write");
+
     private static readonly TimeSpan SchemaLifetime = TimeSpan.FromSeconds(30);
     private readonly ConcurrentDictionary<(string Source, string Table), (DateTimeOffset Read, Task<TableRules> Rules)> _tables = new();
 

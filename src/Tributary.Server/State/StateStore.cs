@@ -12,6 +12,13 @@ public sealed class StateStore : IDisposable
     /// <summary>The file name inside the data directory.</summary>
     public const string FileName = "state.db";
 
+    /// <summary>The state store's path for <paramref name="config"/>: <c>state.db</c> in the data directory.</summary>
+    public static string PathIn(Core.Configuration.TributaryConfig config)
+    {
+        ArgumentNullException.ThrowIfNull(config);
+        return Path.Combine(Path.GetFullPath(config.Server.DataDir, config.BaseDirectory), FileName);
+    }
+
     private const string Schema = """
         PRAGMA journal_mode = WAL;
         PRAGMA synchronous = NORMAL;

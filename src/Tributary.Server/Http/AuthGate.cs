@@ -1,0 +1,123 @@
+using System.Text.Json;
+using Microsoft.AspNetCore.Authentication;
+using Microsoft.AspNetCore.Http;
+using Microsoft.Extensions.Logging;
+using Tributary.Core.Configuration;
+using Tributary.Server.Auth;
+using Tributary.Server.State;
+
+namespace Tributary.Server.Http;
+
+/// <summary>
+/// Where a request must show who it is, once authentication is configured. Open: <c>/healthz</c>, the protected resource
+/// metadata, and webhooks (they carry their own signature). Everything else: no valid credentials is 401 with a
+/// <c>WWW-Authenticate</c> challenge (pointing OAuth clients to the resource metadata); a JSON-RPC request the caller's
+/// scopes do not allow is 403 <c>insufficient_scope</c> naming the scope; too many requests is 429 with
+/// <c>Retry-After</c> (per principal, and per address for requests without valid credentials, which are limited before
+/// anything else is done for them). Failures and denials go to the audit log; credentials never do.
+/// </summary>
+public sealed partial class AuthGate(RequestDelegate next, AccessPolicy access, RateLimits limits, TributaryConfig config, StateStore audit, ILogger<AuthGate> logger)
+{
+    private readonly string? _metadata = config.Auth.OAuth is null ? null : config.Server.PublicUrl is { } url
+        ? url.GetLeftPart(UriPartial.Authority) + TributaryAuthentication.MetadataPath + new Uri(TributaryAuthentication.ResourceUri(config)).AbsolutePath
+        : null;
+
+    /// <summary>Lets the request through, or answers 401, 403 or 429.</summary>
+    public async Task InvokeAsync(HttpContext context)
+    {
+        ArgumentNullException.ThrowIfNull(context);
+        var path = context.Request.Path;
+        if (path == "/healthz" || path.StartsWithSegments(TributaryAuthentication.MetadataPath) || path.StartsWithSegments("/hooks"))
+        {
+            await next(context);
+            return;
+        }
+
+        var address = context.Connection.RemoteIpAddress?.ToString() ?? "unknown";
+        var result = await context.AuthenticateAsync(TributaryAuthentication.Scheme);
+        if (!result.Succeeded || result.Principal is not { } principal)
+        {
+            if (limits.TakeAddress(address) is { } wait)
+            {
+                await TooManyAsync(context, wait);
+                return;
+            }
+
+            var problem = result.Failure?.Message;
+            if (problem is not null)
+            {
+                LogRefused(logger, address, problem);
+                Audit("auth.failed", $"anonymous@{address}", problem);
+            }
+
+            context.Response.Headers.WWWAuthenticate = Challenge(problem is null ? null : $"error=\"invalid_token\", error_description=\"{Quoted(problem)}\"");
+            await HttpSafetyMiddleware.RejectAsync(context, StatusCodes.Status401Unauthorized, problem is null
+                ? "Unauthorized: send credentials (Authorization: Bearer <token or trib_ key>, X-API-Key, or a client certificate)"
+                : $"Unauthorized: {problem}");
+            return;
+        }
+
+        context.User = principal;
+        var name = principal.Identity?.Name ?? "unknown";
+        if (limits.TakePrincipal(name) is { } delay)
+        {
+            await TooManyAsync(context, delay);
+            return;
+        }
+
+        if (HttpMethods.IsPost(context.Request.Method) && await NeededScopeAsync(context) is { } needed && !access.For(principal).Allows(needed))
+        {
+            LogDenied(logger, name, needed);
+            Audit("auth.denied", name, needed);
+            context.Response.Headers.WWWAuthenticate = Challenge($"error=\"insufficient_scope\", scope=\"{needed}\"");
+            await HttpSafetyMiddleware.RejectAsync(context, StatusCodes.Status403Forbidden, new AccessDeniedException(needed).Message);
+            return;
+        }
+
+        await next(context);
+    }
+
+    /// <summary>The scope the JSON-RPC request in the body needs (the body stays readable for MCP); null when none or not JSON-RPC.</summary>
+    private async Task<string?> NeededScopeAsync(HttpContext context)
+    {
+        context.Request.EnableBuffering();
+        try
+        {
+            using var body = await JsonDocument.ParseAsync(context.Request.Body, cancellationToken: context.RequestAborted);
+            var messages = body.RootElement.ValueKind == JsonValueKind.Array ? body.RootElement.EnumerateArray().ToArray() : [body.RootElement];
+            return messages
+                .Where(m => m.ValueKind == JsonValueKind.Object && m.TryGetProperty("method", out var method) && method.ValueKind == JsonValueKind.String)
+                .Select(m => access.ScopeFor(m.GetProperty("method").GetString()!, m.TryGetProperty("params", out var p) ? p : default))
+                .FirstOrDefault(s => s is not null && !access.For(context.User).Allows(s));
+        }
+        catch (JsonException)
+        {
+            // Not JSON: MCP answers it with a parse error.
+            return null;
+        }
+        finally
+        {
+            context.Request.Body.Position = 0;
+        }
+    }
+
+    private string Challenge(string? error) =>
+        string.Join(", ", new[] { "Bearer realm=\"tributary\"", _metadata is null ? null : $"resource_metadata=\"{_metadata}\"", error }.Where(p => p is not null));
+
+    private static async Task TooManyAsync(HttpContext context, TimeSpan wait)
+    {
+        context.Response.Headers.RetryAfter = ((int)Math.Ceiling(Math.Max(1, wait.TotalSeconds))).ToString(System.Globalization.CultureInfo.InvariantCulture);
+        await HttpSafetyMiddleware.RejectAsync(context, StatusCodes.Status429TooManyRequests, $"Too many requests: try again in {Math.Ceiling(Math.Max(1, wait.TotalSeconds)):0} s (auth.rate_limit)");
+    }
+
+    private void Audit(string what, string principal, string detail) =>
+        audit.Append(new AuditEntry(DateTimeOffset.UtcNow, principal, what, detail, null, null, 0, null, null, null));
+
+    private static string Quoted(string text) => text.Replace("\"", "'", StringComparison.Ordinal).Replace("\r", " ", StringComparison.Ordinal).Replace("\n", " ", StringComparison.Ordinal);
+
+    [LoggerMessage(Level = LogLevel.Warning, Message = "Refused a request from {Address}: {Problem}")]
+    private static partial void LogRefused(ILogger logger, string address, string problem);
+
+    [LoggerMessage(Level = LogLevel.Warning, Message = "Denied {Principal}: needs scope {Scope}")]
+    private static partial void LogDenied(ILogger logger, string principal, string scope);
+}
