@@ -74,7 +74,7 @@ public sealed class PostgresServer : IAsyncLifetime
             // Two test assemblies may pick the same free port at the same moment: retry with another one.
             for (var attempt = 1; ; attempt++)
             {
-                Port = FreePort();
+                Port = TestPaths.FreePort();
                 try
                 {
                     await StartAsync();
@@ -196,21 +196,6 @@ public sealed class PostgresServer : IAsyncLifetime
     /// <summary>A folder name such as <c>15</c> or <c>9.6</c> as a version; null when it is not one.</summary>
     private static Version? ParseVersion(string name) =>
         Version.TryParse(name.Contains('.', StringComparison.Ordinal) ? name : name + ".0", out var version) ? version : null;
-
-    /// <summary>A loopback TCP port that was free a moment ago.</summary>
-    private static int FreePort()
-    {
-        var listener = new TcpListener(IPAddress.Loopback, 0);
-        listener.Start();
-        try
-        {
-            return ((IPEndPoint)listener.LocalEndpoint).Port;
-        }
-        finally
-        {
-            listener.Stop();
-        }
-    }
 
     /// <summary>Lets the <c>postgres</c> user reach <paramref name="path"/> through the shared temporary folders above it.</summary>
     private static void MakeAncestorsTraversable(string path)

@@ -3,6 +3,21 @@ namespace Tributary.Testing;
 /// <summary>Where the repository and its build outputs are, found from the test's own folder.</summary>
 public static class TestPaths
 {
+    /// <summary>A loopback TCP port that was free a moment ago.</summary>
+    public static int FreePort()
+    {
+        var listener = new System.Net.Sockets.TcpListener(System.Net.IPAddress.Loopback, 0);
+        listener.Start();
+        try
+        {
+            return ((System.Net.IPEndPoint)listener.LocalEndpoint).Port;
+        }
+        finally
+        {
+            listener.Stop();
+        }
+    }
+
     /// <summary>The repository root (the folder holding Tributary.slnx).</summary>
     public static string RepoRoot { get; } = FindRoot();
 

@@ -53,6 +53,9 @@ public class TributaryHttpServer : IAsyncLifetime
     /// <summary>The running application's services.</summary>
     public IServiceProvider Services => _app!.Services;
 
+    /// <summary>Where the server listens: a free loopback port unless a subclass needs to know it before start.</summary>
+    protected virtual HttpEndpoint Endpoint => new(IPAddress.Loopback, 0);
+
     /// <summary>Builds the configuration to serve.</summary>
     protected virtual Task<TributaryConfig> CreateConfigAsync() => Task.FromResult(new TributaryConfig
     {
@@ -63,18 +66,18 @@ public class TributaryHttpServer : IAsyncLifetime
     public virtual async Task InitializeAsync()
     {
         Config = await CreateConfigAsync();
-        _app = TributaryHosts.CreateHttp(Config, new HttpEndpoint(IPAddress.Loopback, 0), LogLevel.Warning);
+        _app = TributaryHosts.CreateHttp(Config, Endpoint, LogLevel.Warning);
         _app.Services.GetRequiredService<ILoggerFactory>().AddProvider(Logs);
         await _app.StartAsync();
         var address = _app.Services.GetRequiredService<IServer>().Features.Get<IServerAddressesFeature>()!.Addresses.Single();
         BaseAddress = new Uri(address);
     }
 
-    /// <summary>Connects the SDK client over Streamable HTTP or legacy SSE, optionally pinned to a protocol version.</summary>
-    public Task<McpClient> ConnectAsync(HttpTransportMode mode = HttpTransportMode.StreamableHttp, string? protocolVersion = null)
+    /// <summary>Connects the SDK client over Streamable HTTP or legacy SSE, optionally pinned to a protocol version and with extra headers (credentials).</summary>
+    public Task<McpClient> ConnectAsync(HttpTransportMode mode = HttpTransportMode.StreamableHttp, string? protocolVersion = null, IDictionary<string, string>? headers = null)
     {
         var endpoint = mode == HttpTransportMode.Sse ? new Uri(BaseAddress, "/sse") : McpEndpoint;
-        var transport = new HttpClientTransport(new HttpClientTransportOptions { Endpoint = endpoint, TransportMode = mode });
+        var transport = new HttpClientTransport(new HttpClientTransportOptions { Endpoint = endpoint, TransportMode = mode, AdditionalHeaders = headers });
         return McpClient.CreateAsync(transport, new McpClientOptions { ProtocolVersion = protocolVersion });
     }
 

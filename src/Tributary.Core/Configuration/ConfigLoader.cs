@@ -21,7 +21,7 @@ public sealed partial class ConfigLoader
     private static readonly string[] TableKeys = ["version_column", "columns"];
     private static readonly string[] RuleKeys = ["minimum", "maximum", "min_length", "max_length", "pattern", "format", "enum"];
     private static readonly string[] ToolKeys = ["source", "description", "statement", "parameters", "destructive", "idempotent"];
-    private static readonly string[] ParameterKeys = ["type", "description", "required", "default", .. RuleKeys];
+    private static readonly string[] ParameterKeys = ["type", "description", "required", "default", "from_claim", .. RuleKeys];
     private static readonly string[] ParameterTypes = ["string", "integer", "number", "boolean"];
     private static readonly string[] TopicKeys = ["description", "max_events", "max_age", "webhook_secret", "tail", "feed"];
     private static readonly string[] Formats = ["date-time", "date", "time", "email", "uuid", "uri"];
@@ -131,6 +131,11 @@ public sealed partial class ConfigLoader
         foreach (var (tool, line) in tools)
         {
             CheckToolSource(tool, sources, errors, line);
+        }
+
+        foreach (var (tool, line) in tools.Where(t => !auth.Enabled && t.Tool.Parameters.Any(p => p.FromClaim is not null)))
+        {
+            errors.Add(tool.Path + ".parameters", "binds a parameter to a claim (from_claim), which needs authentication: configure auth (oauth, api_keys or mtls)", line);
         }
 
         CheckServerAndAuth(server, auth, errors, root.Children.TryGetValue(new YamlScalarNode("server"), out var serverNode) && serverNode is YamlMappingNode serverMapping ? NodeReader.KeyLine(serverMapping, "http") : null);
@@ -590,6 +595,7 @@ public sealed partial class ConfigLoader
                         "description" => parameter with { Description = reader.Scalar(value, keyPath) ?? "" },
                         "required" => parameter with { Required = reader.Boolean(value, keyPath) ?? false },
                         "default" => parameter with { Default = reader.Scalar(value, keyPath) },
+                        "from_claim" => parameter with { FromClaim = reader.Scalar(value, keyPath) },
                         _ => parameter,
                     };
                 }
@@ -600,6 +606,11 @@ public sealed partial class ConfigLoader
             if (parameter.Default is { } fallback && !DefaultFits(parameter.Type, fallback))
             {
                 reader.Errors.Add(parameterPath + ".default", $"'{fallback}' is not a valid {parameter.Type}", LineOf(parameterNode.Start));
+            }
+
+            if (parameter.FromClaim is not null && (parameter.Required || parameter.Default is not null))
+            {
+                reader.Errors.Add(parameterPath + ".from_claim", "a parameter bound to a claim takes its value from the caller's credentials only: remove required and default", LineOf(parameterNode.Start));
             }
 
             if (parameter.Required && parameter.Default is not null)

@@ -258,6 +258,9 @@ public sealed record ToolParameterConfig
     /// <summary>The value used when the caller leaves it out (as written in the file), or null.</summary>
     public string? Default { get; init; }
 
+    /// <summary>A claim of the caller's credentials (such as <c>sub</c>) that gives the value; the caller cannot set it.</summary>
+    public string? FromClaim { get; init; }
+
     /// <summary>Rules beyond the type.</summary>
     public ValueRules Rules { get; init; } = new();
 }

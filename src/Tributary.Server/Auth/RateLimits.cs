@@ -42,7 +42,7 @@ public sealed class RateLimits(RateLimitConfig config) : IDisposable
 
     private static TokenBucketRateLimiterOptions Bucket(int perMinute, int burst) => new()
     {
-        TokenLimit = Math.Max(1, burst),
+        TokenLimit = Math.Max(1, Math.Min(burst, perMinute)),
         TokensPerPeriod = Math.Max(1, perMinute / 60),
         ReplenishmentPeriod = perMinute >= 60 ? TimeSpan.FromSeconds(1) : TimeSpan.FromSeconds(60.0 / perMinute),
         QueueLimit = 0,

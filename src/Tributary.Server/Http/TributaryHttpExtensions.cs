@@ -50,7 +50,7 @@ public static class TributaryHttpExtensions
     {
         ArgumentNullException.ThrowIfNull(app);
         app.UseMiddleware<HttpSafetyMiddleware>(safety);
-        if (app.Services.GetRequiredService<Core.Configuration.TributaryConfig>().Auth.Enabled)
+        if (app.Services.GetService<Core.Configuration.TributaryConfig>()?.Auth.Enabled == true)
         {
             // Serves the protected resource metadata, and authenticates; the gate then decides.
             app.UseAuthentication();

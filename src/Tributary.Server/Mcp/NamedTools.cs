@@ -20,9 +20,30 @@ internal static class NamedTools
             ? new NamedQueryTool(tool, sources, cursors)
             : new NamedWriteTool(tool, sources, writes ?? throw new InvalidOperationException("write tools need a writable source"));
 
-    /// <summary>The schema of a named tool's parameters.</summary>
-    public static ValueSchema Parameters(ToolConfig tool) => new(tool.Parameters.Select(p => new ValueSpec(
+    /// <summary>The schema of a named tool's parameters (those bound to a claim are not the caller's to give).</summary>
+    public static ValueSchema Parameters(ToolConfig tool) => new(tool.Parameters.Where(p => p.FromClaim is null).Select(p => new ValueSpec(
         p.Name, p.Type, Nullable: false, p.Description, p.Required, p.Rules, ValueSchema.DefaultValue(p.Type, p.Default))).ToArray());
+
+    /// <summary>
+    /// The arguments of a call without those bound to claims (whatever the model sends for them is ignored), and the
+    /// claim-bound parameters with their values from <paramref name="user"/>; a missing or mistyped claim is a tool error.
+    /// </summary>
+    public static (Dictionary<string, JsonElement> Given, (QueryParameter Parameter, JsonElement Json)[] Claims) Split(ToolConfig tool, IEnumerable<KeyValuePair<string, JsonElement>> arguments, System.Security.Claims.ClaimsPrincipal? user)
+    {
+        var bound = tool.Parameters.Where(p => p.FromClaim is not null).ToArray();
+        var given = arguments.Where(a => bound.All(b => b.Name != a.Key)).ToDictionary(a => a.Key, a => a.Value, StringComparer.Ordinal);
+        var claims = bound.Select(p =>
+        {
+            var text = user?.FindFirst(p.FromClaim!)?.Value ?? throw new ToolException($"this tool needs the claim '{p.FromClaim}' in your credentials, which they do not carry");
+            object value = p.Type switch
+            {
+                "integer" => long.TryParse(text, System.Globalization.NumberStyles.Integer, System.Globalization.CultureInfo.InvariantCulture, out var number) ? number : throw new ToolException($"the claim '{p.FromClaim}' is not an integer"),
+                _ => text,
+            };
+            return (new QueryParameter(p.Name, value), JsonElement.Parse(value is long l ? l.ToString(System.Globalization.CultureInfo.InvariantCulture) : JsonSerializer.Serialize(text, Core.CoreJsonContext.Default.String)));
+        }).ToArray();
+        return (given, claims);
+    }
 
     /// <summary>The input schema of a named tool: its parameters, plus <paramref name="extra"/> properties written as JSON.</summary>
     public static string InputSchema(ValueSchema parameters, Action<Utf8JsonWriter>? extra = null)
@@ -51,10 +72,10 @@ internal static class NamedTools
     }
 
     /// <summary>Validated arguments as named database parameters, and as the JSON object a cursor carries.</summary>
-    public static (QueryParameter[] Parameters, JsonElement Json) Bind(IReadOnlyList<KeyValuePair<string, object?>> values, IEnumerable<KeyValuePair<string, JsonElement>> given, ValueSchema schema)
+    public static (QueryParameter[] Parameters, JsonElement Json) Bind(IReadOnlyList<KeyValuePair<string, object?>> values, IEnumerable<KeyValuePair<string, JsonElement>> given, ValueSchema schema, (QueryParameter Parameter, JsonElement Json)[] claims)
     {
         // A parameter left out, without a default, is bound as NULL: statements test it with @name IS NULL.
-        var parameters = schema.Specs.Select(s => new QueryParameter(s.Name, values.FirstOrDefault(v => v.Key == s.Name).Value)).ToArray();
+        var parameters = schema.Specs.Select(s => new QueryParameter(s.Name, values.FirstOrDefault(v => v.Key == s.Name).Value)).Concat(claims.Select(c => c.Parameter)).ToArray();
         var buffer = new ArrayBufferWriter<byte>();
         using (var json = new Utf8JsonWriter(buffer))
         {
@@ -67,6 +88,12 @@ internal static class NamedTools
                     json.WritePropertyName(spec.Name);
                     bound.WriteTo(json);
                 }
+            }
+
+            foreach (var (parameter, value) in claims)
+            {
+                json.WritePropertyName(parameter.Name!);
+                value.WriteTo(json);
             }
 
             json.WriteEndObject();
@@ -96,8 +123,9 @@ internal sealed class NamedQueryTool(ToolConfig tool, SourceRegistry sources, Qu
     private protected override async ValueTask ExecuteAsync(ToolArguments arguments, IBufferWriter<byte> output, CancellationToken cancellationToken)
     {
         var start = Stopwatch.GetTimestamp();
-        var values = _parameters.Validate(arguments.All);
-        var (parameters, json) = NamedTools.Bind(values, arguments.All, _parameters);
+        var (given, claims) = NamedTools.Split(tool, arguments.All, arguments.User);
+        var values = _parameters.Validate(given);
+        var (parameters, json) = NamedTools.Bind(values, given, _parameters, claims);
         var source = sources.Get(tool.Source);
         var limits = sources.Config(tool.Source);
         using var writer = new QueryResultWriter(output, next => cursors.Encode(new CursorState(tool.Source, tool.Statement, json, next, limits.MaxRows)), start);
@@ -146,9 +174,9 @@ internal sealed class NamedWriteTool(ToolConfig tool, SourceRegistry sources, Wr
 
     private protected override async ValueTask ExecuteAsync(ToolArguments arguments, IBufferWriter<byte> output, CancellationToken cancellationToken)
     {
-        var given = arguments.All.Where(a => !ConfigLoader.WriteToolArguments.Contains(a.Key)).ToDictionary(a => a.Key, a => a.Value, StringComparer.Ordinal);
+        var (given, claims) = NamedTools.Split(tool, arguments.All.Where(a => !ConfigLoader.WriteToolArguments.Contains(a.Key)), arguments.User);
         var values = _parameters.Validate(given);
-        var (parameters, json) = NamedTools.Bind(values, given, _parameters);
+        var (parameters, json) = NamedTools.Bind(values, given, _parameters, claims);
         var source = sources.Get(tool.Source) as IWritableSource ?? throw new ToolException($"source '{tool.Source}' does not accept writes");
         var call = new WriteCall(tool.Name, arguments.Principal, given, arguments.String("idempotency_key"), arguments.Boolean("dry_run"));
         await writes.RunAsync(call, async () =>
