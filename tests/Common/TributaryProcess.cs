@@ -9,7 +9,7 @@ public static partial class TributaryProcess
     /// <remarks>The caller's TRIBUTARY_* variables are removed unless <paramref name="environment"/> sets them.</remarks>
     public static ChildProcess Start(string workingDirectory, IReadOnlyDictionary<string, string>? environment, params string[] arguments)
     {
-        var variables = new Dictionary<string, string?> { ["TRIBUTARY_CONFIG"] = null, ["TRIBUTARY_DATA_DIR"] = null };
+        var variables = new Dictionary<string, string?> { ["TRIBUTARY_CONFIG"] = null, ["TRIBUTARY_DATA_DIR"] = null, ["TRIBUTARY_API_KEY"] = null };
         foreach (var (key, value) in environment ?? new Dictionary<string, string>())
         {
             variables[key] = value;

@@ -279,4 +279,110 @@ public sealed class ConfigLoaderTests
         Assert.Equal(CaptureConfig.AllOperations, captures[1].Operations);
         Assert.Null(captures[1].Columns);
     }
+
+    [Fact]
+    public void Loads_the_auth_block_and_then_allows_a_non_loopback_address()
+    {
+        var directory = TestPaths.NewTempDirectory();
+        File.WriteAllText(Path.Combine(directory, "ca.pem"), "");
+        File.WriteAllText(Path.Combine(directory, "server.pem"), "");
+        var config = Loader().Load(
+            """
+            server:
+              http: 0.0.0.0:8443
+              public_url: https://mcp.example.com
+              tls: { certificate: ./server.pem, key: ./ca.pem }
+            auth:
+              oauth:
+                issuer: https://login.example.com/
+                algorithms: [RS256, ES256]
+                clock_skew: 1m
+              api_keys: true
+              mtls:
+                required: false
+                ca_file: ./ca.pem
+                clients:
+                  "CN=ci-runner": [sources:shop:read, "topics:*:publish"]
+              rate_limit: { per_minute: 600, burst: 50, unauthenticated_per_minute: 30, principals: { ci: 6000 } }
+            """,
+            directory);
+
+        Assert.True(config.Auth.Enabled);
+        Assert.Equal(new Uri("https://login.example.com/"), config.Auth.OAuth!.Issuer);
+        Assert.Equal(["RS256", "ES256"], config.Auth.OAuth.Algorithms);
+        Assert.Equal(TimeSpan.FromMinutes(1), config.Auth.OAuth.ClockSkew);
+        Assert.True(config.Auth.ApiKeys);
+        Assert.False(config.Auth.Mtls!.Required);
+        Assert.Equal(["sources:shop:read", "topics:*:publish"], config.Auth.Mtls.Clients["CN=ci-runner"]);
+        Assert.Equal(6000, config.Auth.RateLimit.Principals["ci"]);
+        Assert.Equal("https://mcp.example.com/mcp", Tributary.Server.Auth.TributaryAuthentication.ResourceUri(config));
+    }
+
+    [Fact]
+    public void Reports_every_auth_error_with_what_to_change()
+    {
+        var error = Assert.Throws<ConfigException>(() => Loader().Load(
+            """
+            server:
+              public_url: http://mcp.example.com
+            sources:
+              shop: { kind: sqlite, path: ./shop.db }
+            tools:
+              mine:
+                source: shop
+                statement: SELECT * FROM orders WHERE customer_id = @customer
+                parameters:
+                  customer: { type: integer, from_claim: sub, required: true }
+            auth:
+              oauth:
+                issuer: http://login.example.com/
+                algorithms: [none, HS256]
+                clock_skew: 1h
+              mtls:
+                clients:
+                  "CN=x": [sources:shop:delete]
+            """,
+            Path.GetDirectoryName(Database)!));
+
+        var messages = error.Errors.Select(e => e.ToString()).ToList();
+        Assert.Contains(messages, m => m.StartsWith("auth.oauth.issuer", StringComparison.Ordinal) && m.Contains("must use https", StringComparison.Ordinal));
+        Assert.Contains(messages, m => m.StartsWith("auth.oauth.algorithms", StringComparison.Ordinal) && m.Contains("'none' is not an accepted signing algorithm", StringComparison.Ordinal));
+        Assert.Contains(messages, m => m.Contains("'HS256' is not an accepted", StringComparison.Ordinal));
+        Assert.Contains(messages, m => m.StartsWith("auth.oauth.clock_skew", StringComparison.Ordinal));
+        Assert.Contains(messages, m => m.StartsWith("auth.mtls", StringComparison.Ordinal) && m.Contains("ca_file", StringComparison.Ordinal));
+        Assert.Contains(messages, m => m.Contains("'sources:shop:delete' is not a scope", StringComparison.Ordinal));
+        Assert.Contains(messages, m => m.StartsWith("auth.mtls", StringComparison.Ordinal) && m.Contains("server.tls", StringComparison.Ordinal));
+        Assert.Contains(messages, m => m.StartsWith("server.public_url", StringComparison.Ordinal) && m.Contains("https", StringComparison.Ordinal));
+        Assert.Contains(messages, m => m.Contains("from_claim", StringComparison.Ordinal) && m.Contains("remove required and default", StringComparison.Ordinal));
+
+        var withoutAuth = Assert.Throws<ConfigException>(() => Loader().Load(
+            """
+            sources:
+              shop: { kind: sqlite, path: ./shop.db }
+            tools:
+              mine:
+                source: shop
+                statement: SELECT * FROM orders WHERE customer_id = @customer
+                parameters:
+                  customer: { type: integer, from_claim: sub }
+            """,
+            Path.GetDirectoryName(Database)!));
+        Assert.Contains(withoutAuth.Errors, e => e.ToString().Contains("from_claim), which needs authentication", StringComparison.Ordinal));
+
+        var oauthWithoutUrl = Assert.Throws<ConfigException>(() => Loader().Load("auth: { oauth: { issuer: https://login.example.com/ } }", "/"));
+        Assert.Contains(oauthWithoutUrl.Errors, e => e.ToString().StartsWith("server.public_url: missing", StringComparison.Ordinal));
+    }
+
+    [Theory]
+    [InlineData("*", "sources:shop:write", true)]
+    [InlineData("sources:read", "sources:shop:read", true)]
+    [InlineData("sources:read", "sources:shop:write", false)]
+    [InlineData("sources:*:write", "sources:sales:write", true)]
+    [InlineData("sources:shop:read", "sources:sales:read", false)]
+    [InlineData("topics:orders:publish", "topics:orders:read", false)]
+    [InlineData("tools:*", "tools:user_orders", true)]
+    [InlineData("tools:user_orders", "tools:user_data", false)]
+    [InlineData("audit:read", "audit:read", true)]
+    public void Scopes_grant_what_they_name_and_nothing_more(string granted, string needed, bool allowed) =>
+        Assert.Equal(allowed, new Tributary.Core.Security.Grants([granted]).Allows(needed));
 }
