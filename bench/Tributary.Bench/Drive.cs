@@ -7,7 +7,7 @@ namespace Tributary.Bench;
 /// <c>drive</c>: one load cell against one server, for profiling (attach a profiler to the printed PID while it measures).
 /// <code>
 /// tributary-bench drive (--url URL | --stdio tributary|hello) --workload point|rows|hello|point-shaped|rows-shaped|rows-structured-only
-///                       [--concurrency N] [--warmup S] [--duration S] [--http-clients shared|per-worker] [--protocol V] [--server-arg ARG]...
+///                       [--concurrency N] [--warmup S] [--duration S] [--http-clients shared|per-worker] [--protocol V] [--server-arg ARG]... [--header "Name: value"]...
 /// tributary-bench drive --postgres (--stdio tributary | --http | --raw) --workload pg-point|pg-rows|pg-write [--concurrency N] ...
 /// </code>
 /// With <c>--postgres</c> it starts and seeds a throwaway PostgreSQL (1M orders) and serves it through Tributary over
@@ -23,6 +23,7 @@ internal static class Drive
         var perWorker = true;
         bool postgres = false, raw = false, httpServer = false;
         var serverArgs = new List<string>();
+        var headers = new Dictionary<string, string>();
         for (var i = 0; i < args.Length; i++)
         {
             var value = i + 1 < args.Length ? args[i + 1] : "";
@@ -37,6 +38,7 @@ internal static class Drive
                 case "--http-clients": perWorker = value == "per-worker"; i++; break;
                 case "--protocol": Clients.ProtocolVersion = value; i++; break;
                 case "--server-arg": serverArgs.Add(value); i++; break;
+                case "--header" when value.Split(':', 2) is [var name, var text]: headers[name.Trim()] = text.Trim(); i++; break;
                 case "--postgres": postgres = true; break;
                 case "--raw": raw = true; break;
                 case "--http": httpServer = true; break;
@@ -112,7 +114,7 @@ internal static class Drive
             {
                 for (var i = 0; i < (perWorker ? concurrency : 1); i++)
                 {
-                    clients.Add(await Clients.ConnectHttpAsync(new Uri(url), http, CancellationToken.None));
+                    clients.Add(await Clients.ConnectHttpAsync(new Uri(url), http, CancellationToken.None, headers));
                 }
             }
 

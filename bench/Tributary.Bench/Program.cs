@@ -13,6 +13,11 @@ if (args is ["drive", .. var driveArgs])
     return await Drive.RunAsync(driveArgs);
 }
 
+if (args is ["auth", .. var authArgs])
+{
+    return await AuthBench.RunAsync(authArgs);
+}
+
 var options = BenchOptions.Parse(args);
 if (options is null)
 {

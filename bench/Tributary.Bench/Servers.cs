@@ -77,9 +77,9 @@ internal static class Clients
         }
     }
 
-    public static Task<McpClient> ConnectHttpAsync(Uri endpoint, HttpClient http, CancellationToken cancellationToken) =>
+    public static Task<McpClient> ConnectHttpAsync(Uri endpoint, HttpClient http, CancellationToken cancellationToken, IDictionary<string, string>? headers = null) =>
         McpClient.CreateAsync(
-            new HttpClientTransport(new HttpClientTransportOptions { Endpoint = endpoint, TransportMode = HttpTransportMode.StreamableHttp }, http, ownsHttpClient: false),
+            new HttpClientTransport(new HttpClientTransportOptions { Endpoint = endpoint, TransportMode = HttpTransportMode.StreamableHttp, AdditionalHeaders = headers is { Count: > 0 } ? headers : null }, http, ownsHttpClient: false),
             Options(),
             cancellationToken: cancellationToken);
 

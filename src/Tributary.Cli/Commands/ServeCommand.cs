@@ -127,7 +127,7 @@ internal static class ServeCommand
             Tributary {TributaryServerExtensions.ServerInfo.Version} is serving {what}
               MCP endpoint (Streamable HTTP): {url}
               Legacy HTTP+SSE endpoint:       {address.TrimEnd('/')}{TributaryHttpExtensions.SsePath}
-              Add to Claude Code (HTTP):      claude mcp add --transport http tributary {url}
+              Add to Claude Code (HTTP):      claude mcp add --transport http tributary {url}{(config.Auth.Enabled ? " --header \"Authorization: Bearer <token or trib_ key>\"" : "")}
               Add to Claude Code (stdio):     claude mcp add tributary -- {stdioCommand} serve --stdio {configArgument}
             Press Ctrl+C to stop.
             """);

@@ -60,6 +60,10 @@ public sealed class AccessPolicy
     }
 
 
+    /// <summary>True for the methods whose requests can need a scope (<see cref="ScopeFor"/>).</summary>
+    public static bool MayNeedScope(string method) =>
+        method is RequestMethods.ToolsCall or RequestMethods.ResourcesRead or RequestMethods.ResourcesSubscribe or RequestMethods.SubscriptionsListen or RequestMethods.PromptsGet;
+
     /// <summary>
     /// The scope a JSON-RPC request needs, from its method and params; null when any principal may send it (lists, which
     /// show only what the caller may use, and protocol housekeeping). An unknown tool or resource needs nothing here: the

@@ -34,13 +34,18 @@ public sealed class ApiKeyHandler(IOptionsMonitor<AuthenticationSchemeOptions> o
             return Task.FromResult(AuthenticateResult.Fail(check.Problem!));
         }
 
+        return Task.FromResult(AuthenticateResult.Success(new AuthenticationTicket(key.Principal ??= Principal(key), SchemeName)));
+    }
+
+    /// <summary>The principal of a key: <c>key:&lt;name&gt;</c> with its scopes (made once per cached key).</summary>
+    private static ClaimsPrincipal Principal(ApiKey key)
+    {
         var name = $"key:{key.Name}";
-        var identity = new ClaimsIdentity(
+        return new ClaimsPrincipal(new ClaimsIdentity(
             [new Claim(ClaimTypes.NameIdentifier, name), new Claim(ClaimTypes.Name, name), .. key.Scopes.Select(s => new Claim(AccessPolicy.ScopeClaim, s))],
             SchemeName,
             ClaimTypes.Name,
-            ClaimTypes.Role);
-        return Task.FromResult(AuthenticateResult.Success(new AuthenticationTicket(new ClaimsPrincipal(identity), SchemeName)));
+            ClaimTypes.Role));
     }
 
     /// <summary>The key a request carries, from <c>X-API-Key</c> or a bearer value that starts with <c>trib_</c>; else null.</summary>

@@ -8,8 +8,8 @@ namespace Tributary.Server.Auth;
 /// <summary>
 /// API keys in Tributary's state store (<c>state.db</c>): each key is <c>trib_&lt;id&gt;_&lt;secret&gt;</c> with 256 random
 /// bits of secret, shown once at creation and kept only as a SHA-256 hash. Verification compares hashes in constant time.
-/// Keys are cached in memory, and the cache is dropped whenever the file changes (another process, such as
-/// <c>tributary keys revoke</c>, included), so a revocation takes effect at the next request.
+/// Keys are cached in memory, and the cache is dropped whenever the store's write-ahead log changes (every commit, by any
+/// process, such as <c>tributary keys revoke</c>, changes it), so a revocation takes effect at the next request.
 /// </summary>
 public sealed class ApiKeyStore : IDisposable
 {
@@ -32,8 +32,9 @@ public sealed class ApiKeyStore : IDisposable
     private readonly SqliteConnection _connection;
     private readonly TimeProvider _time;
     private readonly Lock _lock = new();
-    private readonly Dictionary<string, ApiKey> _cache = new(StringComparer.Ordinal);
-    private long _dataVersion = -1;
+    private readonly System.Collections.Concurrent.ConcurrentDictionary<string, ApiKey> _cache = new(StringComparer.Ordinal);
+    private readonly string _wal;
+    private (DateTime Written, long Length) _walStamp;
 
     /// <summary>Opens (or creates) the key table in the state store at <paramref name="path"/>.</summary>
     public ApiKeyStore(string path, TimeProvider? time = null)
@@ -41,6 +42,7 @@ public sealed class ApiKeyStore : IDisposable
         ArgumentException.ThrowIfNullOrEmpty(path);
         Directory.CreateDirectory(Path.GetDirectoryName(Path.GetFullPath(path))!);
         _time = time ?? TimeProvider.System;
+        _wal = Path.GetFullPath(path) + "-wal";
         _connection = new SqliteConnection(new SqliteConnectionStringBuilder { DataSource = path, Mode = SqliteOpenMode.ReadWriteCreate, Pooling = false, DefaultTimeout = 5 }.ToString());
         _connection.Open();
         using var command = _connection.CreateCommand();
@@ -115,12 +117,10 @@ public sealed class ApiKeyStore : IDisposable
 
         var id = presented[Prefix.Length..split];
         var secret = presented[(split + 1)..];
-        ApiKey? key;
-        byte[]? hash;
-        lock (_lock)
+        DropCacheIfChanged();
+        if (!_cache.TryGetValue(id, out var key))
         {
-            DropCacheIfChanged();
-            if (!_cache.TryGetValue(id, out key))
+            lock (_lock)
             {
                 using var select = Command("SELECT id, name, scopes, created_at, expires_at, revoked_at, secret_hash FROM api_keys WHERE id = $id", ("$id", id));
                 using var reader = select.ExecuteReader();
@@ -130,9 +130,9 @@ public sealed class ApiKeyStore : IDisposable
                     _cache[id] = key;
                 }
             }
-
-            hash = key?.SecretHash;
         }
+
+        var hash = key?.SecretHash;
 
         // The hash is compared even for an unknown id, so the time taken does not tell ids apart.
         var matches = CryptographicOperations.FixedTimeEquals(Hash(secret), hash ?? new byte[32]);
@@ -157,14 +157,18 @@ public sealed class ApiKeyStore : IDisposable
     /// <inheritdoc />
     public void Dispose() => _connection.Dispose();
 
+    /// <summary>Drops the cache when the write-ahead log changed since the last look (one stat call).</summary>
     private void DropCacheIfChanged()
     {
-        using var command = Command("PRAGMA data_version");
-        var version = (long)command.ExecuteScalar()!;
-        if (version != _dataVersion)
+        var wal = new FileInfo(_wal);
+        var stamp = wal.Exists ? (wal.LastWriteTimeUtc, wal.Length) : (DateTime.MinValue, -1L);
+        if (stamp != _walStamp)
         {
-            _cache.Clear();
-            _dataVersion = version;
+            lock (_lock)
+            {
+                _cache.Clear();
+                _walStamp = stamp;
+            }
         }
     }
 
@@ -204,6 +208,9 @@ public sealed record ApiKey(string Id, string Name, IReadOnlyList<string> Scopes
 {
     /// <summary>SHA-256 of the secret part (kept in memory for verification only).</summary>
     internal byte[]? SecretHash { get; init; }
+
+    /// <summary>The principal the key authenticates as, made once while the key is cached.</summary>
+    internal System.Security.Claims.ClaimsPrincipal? Principal { get; set; }
 
     /// <summary>A short state for listings: active, expired or revoked.</summary>
     public string State(DateTimeOffset now) =>

@@ -34,8 +34,11 @@ public sealed partial class AuthGate(RequestDelegate next, AccessPolicy access, 
         }
 
         var address = context.Connection.RemoteIpAddress?.ToString() ?? "unknown";
-        var result = await context.AuthenticateAsync(TributaryAuthentication.Scheme);
-        if (!result.Succeeded || result.Principal is not { } principal)
+        // The authentication middleware has run the scheme already; only a failure needs its reason.
+        var principal = context.User is { Identity.IsAuthenticated: true } user ? user : null;
+        var result = principal is null ? await context.AuthenticateAsync(TributaryAuthentication.Scheme) : null;
+        principal ??= result is { Succeeded: true } ? result.Principal : null;
+        if (principal is null)
         {
             if (limits.TakeAddress(address) is { } wait)
             {
@@ -43,7 +46,7 @@ public sealed partial class AuthGate(RequestDelegate next, AccessPolicy access, 
                 return;
             }
 
-            var problem = result.Failure?.Message;
+            var problem = result?.Failure?.Message;
             if (problem is not null)
             {
                 LogRefused(logger, address, problem);
@@ -65,7 +68,7 @@ public sealed partial class AuthGate(RequestDelegate next, AccessPolicy access, 
             return;
         }
 
-        if (HttpMethods.IsPost(context.Request.Method) && await NeededScopeAsync(context) is { } needed && !access.For(principal).Allows(needed))
+        if (HttpMethods.IsPost(context.Request.Method) && await NeededScopeAsync(context) is { } needed)
         {
             LogDenied(logger, name, needed);
             Audit("auth.denied", name, needed);
@@ -77,27 +80,46 @@ public sealed partial class AuthGate(RequestDelegate next, AccessPolicy access, 
         await next(context);
     }
 
-    /// <summary>The scope the JSON-RPC request in the body needs (the body stays readable for MCP); null when none or not JSON-RPC.</summary>
+    /// <summary>
+    /// The scope the JSON-RPC request in the body needs and the caller lacks; null when none. A 2026-07-28 request names
+    /// its method in <c>Mcp-Method</c>, so only methods that can need a scope have their body read (into memory, then
+    /// handed on to MCP unchanged).
+    /// </summary>
     private async Task<string?> NeededScopeAsync(HttpContext context)
     {
-        context.Request.EnableBuffering();
+        if (context.Request.Headers["Mcp-Method"].ToString() is { Length: > 0 } method && !AccessPolicy.MayNeedScope(method))
+        {
+            return null;
+        }
+
+        byte[] bytes;
+        if (context.Request.ContentLength is { } length and <= int.MaxValue)
+        {
+            bytes = new byte[length];
+            await context.Request.Body.ReadExactlyAsync(bytes, context.RequestAborted);
+        }
+        else
+        {
+            using var buffer = new MemoryStream();
+            await context.Request.Body.CopyToAsync(buffer, context.RequestAborted);
+            bytes = buffer.ToArray();
+        }
+
+        context.Request.Body = new MemoryStream(bytes, writable: false);
         try
         {
-            using var body = await JsonDocument.ParseAsync(context.Request.Body, cancellationToken: context.RequestAborted);
+            using var body = JsonDocument.Parse(bytes);
             var messages = body.RootElement.ValueKind == JsonValueKind.Array ? body.RootElement.EnumerateArray().ToArray() : [body.RootElement];
+            var grants = access.For(context.User);
             return messages
-                .Where(m => m.ValueKind == JsonValueKind.Object && m.TryGetProperty("method", out var method) && method.ValueKind == JsonValueKind.String)
+                .Where(m => m.ValueKind == JsonValueKind.Object && m.TryGetProperty("method", out var name) && name.ValueKind == JsonValueKind.String)
                 .Select(m => access.ScopeFor(m.GetProperty("method").GetString()!, m.TryGetProperty("params", out var p) ? p : default))
-                .FirstOrDefault(s => s is not null && !access.For(context.User).Allows(s));
+                .FirstOrDefault(s => s is not null && !grants.Allows(s));
         }
         catch (JsonException)
         {
             // Not JSON: MCP answers it with a parse error.
             return null;
-        }
-        finally
-        {
-            context.Request.Body.Position = 0;
         }
     }
 

@@ -1,12 +1,13 @@
 using ModelContextProtocol.Protocol;
 using ModelContextProtocol.Server;
 using Tributary.Core;
+using Tributary.Core.Security;
 using Tributary.Core.Sources;
 
 namespace Tributary.Server.Mcp;
 
-/// <summary>Completes <c>{source}</c>, <c>{table}</c> and <c>{topic}</c> in Tributary's resource templates.</summary>
-public sealed class NameCompletion(SourceRegistry sources, Topics.TopicRegistry topics)
+/// <summary>Completes <c>{source}</c>, <c>{table}</c> and <c>{topic}</c> in Tributary's resource templates, with names the caller may read.</summary>
+public sealed class NameCompletion(SourceRegistry sources, Topics.TopicRegistry topics, Auth.AccessPolicy access)
 {
     private const int MaxValues = 100;
 
@@ -21,19 +22,21 @@ public sealed class NameCompletion(SourceRegistry sources, Topics.TopicRegistry 
         }
 
         var prefix = parameters.Argument.Value ?? "";
+        var grants = access.For(request.User);
+        var readable = sources.All.Where(s => grants.Allows(Grants.Source(s.Name, "read"))).ToList();
         IEnumerable<string> candidates;
         switch (parameters.Argument.Name)
         {
             case "source":
-                candidates = sources.All.Select(s => s.Name);
+                candidates = readable.Select(s => s.Name);
                 break;
             case "topic":
-                candidates = topics.All.Select(t => t.Name);
+                candidates = topics.All.Select(t => t.Name).Where(t => grants.Allows(Grants.Topic(t, "read")));
                 break;
             case "table" when parameters.Context?.Arguments?.TryGetValue("source", out var sourceName) == true:
                 try
                 {
-                    candidates = await sources.Get(sourceName).ListTablesAsync(cancellationToken);
+                    candidates = grants.Allows(Grants.Source(sourceName, "read")) ? await sources.Get(sourceName).ListTablesAsync(cancellationToken) : [];
                 }
                 catch (ToolException)
                 {
@@ -43,7 +46,7 @@ public sealed class NameCompletion(SourceRegistry sources, Topics.TopicRegistry 
                 break;
             case "table":
                 // Without a chosen source, offer tables of every source.
-                var all = await Task.WhenAll(sources.All.Select(s => s.ListTablesAsync(cancellationToken)));
+                var all = await Task.WhenAll(readable.Select(s => s.ListTablesAsync(cancellationToken)));
                 candidates = all.SelectMany(t => t).Distinct(StringComparer.Ordinal);
                 break;
             default:
