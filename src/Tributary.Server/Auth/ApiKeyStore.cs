@@ -33,7 +33,7 @@ public sealed class ApiKeyStore : IDisposable
     private readonly TimeProvider _time;
     private readonly Lock _lock = new();
     private readonly System.Collections.Concurrent.ConcurrentDictionary<string, ApiKey> _cache = new(StringComparer.Ordinal);
-    private readonly string _wal;
+    private readonly Microsoft.Win32.SafeHandles.SafeFileHandle _wal;
     private (DateTime Written, long Length) _walStamp;
 
     /// <summary>Opens (or creates) the key table in the state store at <paramref name="path"/>.</summary>
@@ -42,12 +42,13 @@ public sealed class ApiKeyStore : IDisposable
         ArgumentException.ThrowIfNullOrEmpty(path);
         Directory.CreateDirectory(Path.GetDirectoryName(Path.GetFullPath(path))!);
         _time = time ?? TimeProvider.System;
-        _wal = Path.GetFullPath(path) + "-wal";
         _connection = new SqliteConnection(new SqliteConnectionStringBuilder { DataSource = path, Mode = SqliteOpenMode.ReadWriteCreate, Pooling = false, DefaultTimeout = 5 }.ToString());
         _connection.Open();
         using var command = _connection.CreateCommand();
         command.CommandText = Schema + "PRAGMA busy_timeout = 5000;";
         command.ExecuteNonQuery();
+        // The write-ahead log lives as long as this connection is open: every commit, by any process, changes it.
+        _wal = File.OpenHandle(Path.GetFullPath(path) + "-wal", FileMode.OpenOrCreate, FileAccess.Read, FileShare.ReadWrite | FileShare.Delete);
     }
 
     /// <summary>Creates a key; the returned text is the only time the whole key exists outside the caller.</summary>
@@ -155,13 +156,16 @@ public sealed class ApiKeyStore : IDisposable
     }
 
     /// <inheritdoc />
-    public void Dispose() => _connection.Dispose();
+    public void Dispose()
+    {
+        _wal.Dispose();
+        _connection.Dispose();
+    }
 
-    /// <summary>Drops the cache when the write-ahead log changed since the last look (one stat call).</summary>
+    /// <summary>Drops the cache when the write-ahead log changed since the last look (an fstat of its open handle).</summary>
     private void DropCacheIfChanged()
     {
-        var wal = new FileInfo(_wal);
-        var stamp = wal.Exists ? (wal.LastWriteTimeUtc, wal.Length) : (DateTime.MinValue, -1L);
+        var stamp = (File.GetLastWriteTimeUtc(_wal), RandomAccess.GetLength(_wal));
         if (stamp != _walStamp)
         {
             lock (_lock)
