@@ -15,15 +15,12 @@ using Tributary.Server.State;
 namespace Tributary.Server.Auth;
 
 /// <summary>
-/// Registers the configured authentication schemes behind one policy scheme that picks, per request, the scheme its
-/// credentials belong to: an API key (<c>trib_...</c> as bearer or <c>X-API-Key</c>), a JWT bearer token, or a client
-/// certificate. Also the SDK's protected resource metadata (RFC 9728) when OAuth is configured.
+/// Registers what authentication needs: the <see cref="Authenticator"/> and its key store and token cache, rate limits,
+/// and with OAuth, ASP.NET Core's JwtBearer (token validation with discovery, JWKS and rotation) and the SDK's protected
+/// resource metadata (RFC 9728).
 /// </summary>
 public static class TributaryAuthentication
 {
-    /// <summary>The policy scheme every request is authenticated with.</summary>
-    public const string Scheme = "Tributary";
-
     /// <summary>The path of the protected resource metadata (the <c>/mcp</c> path form is served as well).</summary>
     public const string MetadataPath = "/.well-known/oauth-protected-resource";
 
@@ -38,37 +35,28 @@ public static class TributaryAuthentication
         }
 
         services.AddSingleton(new RateLimits(auth.RateLimit));
-        var builder = services
-            .AddAuthentication(o =>
-            {
-                o.DefaultScheme = Scheme;
-                o.DefaultChallengeScheme = Scheme;
-            })
-            .AddPolicyScheme(Scheme, "Tributary", o => o.ForwardDefaultSelector = context => Select(context, auth));
+        services.AddSingleton(auth);
+        services.AddSingleton<TokenCache>();
+        services.AddSingleton<Authenticator>();
         if (auth.ApiKeys)
         {
             services.AddSingleton(_ => new ApiKeyStore(StateStore.PathIn(config)));
-            builder.AddScheme<AuthenticationSchemeOptions, ApiKeyHandler>(ApiKeyHandler.SchemeName, null);
-        }
-
-        if (auth.Mtls is { } mtls)
-        {
-            services.AddSingleton(mtls);
-            builder.AddScheme<AuthenticationSchemeOptions, ClientCertificateHandler>(ClientCertificateHandler.SchemeName, null);
         }
 
         if (auth.OAuth is { } oauth)
         {
+            // JwtBearer validates tokens (the gate asks it by name); the SDK's handler serves the RFC 9728 metadata.
             var resource = ResourceUri(config);
-            var tokens = new TokenCache();
-            builder.AddJwtBearer(o => ConfigureJwt(o, oauth, oauth.Audience ?? resource, tokens));
-            builder.AddMcp(o => o.ResourceMetadata = new ProtectedResourceMetadata
-            {
-                Resource = resource,
-                AuthorizationServers = [oauth.Issuer.ToString()],
-                BearerMethodsSupported = ["header"],
-                ResourceName = "Tributary",
-            });
+            services.AddOptions<JwtBearerOptions>(JwtBearerDefaults.AuthenticationScheme).Configure<TokenCache>((o, tokens) => ConfigureJwt(o, oauth, oauth.Audience ?? resource, tokens));
+            services.AddAuthentication()
+                .AddJwtBearer()
+                .AddMcp(o => o.ResourceMetadata = new ProtectedResourceMetadata
+                {
+                    Resource = resource,
+                    AuthorizationServers = [oauth.Issuer.ToString()],
+                    BearerMethodsSupported = ["header"],
+                    ResourceName = "Tributary",
+                });
         }
 
         return services;
@@ -79,29 +67,6 @@ public static class TributaryAuthentication
     {
         ArgumentNullException.ThrowIfNull(config);
         return config.Server.PublicUrl is { } url ? url.GetLeftPart(UriPartial.Authority) + url.AbsolutePath.TrimEnd('/') + Http.TributaryHttpExtensions.McpPath : "";
-    }
-
-    /// <summary>The scheme whose credentials the request carries (the first configured one when it carries none).</summary>
-    private static string Select(HttpContext context, AuthConfig auth)
-    {
-        var headers = context.Request.Headers;
-        var authorization = headers.Authorization.ToString();
-        if (auth.ApiKeys && ApiKeyHandler.Presented(authorization, headers[ApiKeyHandler.HeaderName].ToString()) is not null)
-        {
-            return ApiKeyHandler.SchemeName;
-        }
-
-        if (auth.OAuth is not null && authorization.StartsWith("Bearer ", StringComparison.OrdinalIgnoreCase))
-        {
-            return JwtBearerDefaults.AuthenticationScheme;
-        }
-
-        if (auth.Mtls is not null && context.Connection.ClientCertificate is not null)
-        {
-            return ClientCertificateHandler.SchemeName;
-        }
-
-        return auth.OAuth is not null ? JwtBearerDefaults.AuthenticationScheme : auth.ApiKeys ? ApiKeyHandler.SchemeName : ClientCertificateHandler.SchemeName;
     }
 
     private static void ConfigureJwt(JwtBearerOptions options, OAuthConfig oauth, string audience, TokenCache tokens)
@@ -140,17 +105,7 @@ public static class TributaryAuthentication
 
         options.Events = new JwtBearerEvents
         {
-            // A token validated before is taken from the cache until it expires (signature checks are the costly part).
-            OnMessageReceived = context =>
-            {
-                if (Bearer(context.Request.Headers.Authorization.ToString()) is { } token && tokens.TryGet(token) is { } principal)
-                {
-                    context.Principal = principal;
-                    context.Success();
-                }
-
-                return Task.CompletedTask;
-            },
+            // A validated token is kept until it expires: the Authenticator takes it from the cache (signature checks are the costly part).
             OnTokenValidated = context =>
             {
                 if (context.SecurityToken is JsonWebToken jwt && context.Principal is { } principal)
@@ -162,9 +117,6 @@ public static class TributaryAuthentication
             },
         };
     }
-
-    private static string? Bearer(string authorization) =>
-        authorization.StartsWith("Bearer ", StringComparison.OrdinalIgnoreCase) ? authorization[7..].Trim() : null;
 
     /// <summary>Issuer metadata: OpenID Connect discovery, else RFC 8414 authorization server metadata.</summary>
     private sealed class DiscoveryRetriever : IConfigurationRetriever<OpenIdConnectConfiguration>
@@ -182,35 +134,37 @@ public static class TributaryAuthentication
             }
         }
     }
+}
 
-    /// <summary>Validated tokens until they expire; at most 10,000 (then the expired ones go, or all).</summary>
-    private sealed class TokenCache
+/// <summary>Validated tokens until they expire; at most 10,000 (then the expired ones go, or all).</summary>
+public sealed class TokenCache
+{
+    private const int Capacity = 10_000;
+    private readonly ConcurrentDictionary<string, (System.Security.Claims.ClaimsPrincipal Principal, DateTime Expires)> _tokens = new(StringComparer.Ordinal);
+
+    /// <summary>The principal of a token validated before, while it has not expired.</summary>
+    public System.Security.Claims.ClaimsPrincipal? TryGet(string token) =>
+        _tokens.TryGetValue(token, out var entry) && entry.Expires > DateTime.UtcNow ? entry.Principal : null;
+
+    /// <summary>Remembers a validated token until <paramref name="expires"/>.</summary>
+    public void Add(string token, System.Security.Claims.ClaimsPrincipal principal, DateTime expires)
     {
-        private const int Capacity = 10_000;
-        private readonly ConcurrentDictionary<string, (System.Security.Claims.ClaimsPrincipal Principal, DateTime Expires)> _tokens = new(StringComparer.Ordinal);
-
-        public System.Security.Claims.ClaimsPrincipal? TryGet(string token) =>
-            _tokens.TryGetValue(token, out var entry) && entry.Expires > DateTime.UtcNow ? entry.Principal : null;
-
-        public void Add(string token, System.Security.Claims.ClaimsPrincipal principal, DateTime expires)
+        if (_tokens.Count >= Capacity)
         {
-            if (_tokens.Count >= Capacity)
+            foreach (var (key, value) in _tokens)
             {
-                foreach (var (key, value) in _tokens)
+                if (value.Expires <= DateTime.UtcNow)
                 {
-                    if (value.Expires <= DateTime.UtcNow)
-                    {
-                        _tokens.TryRemove(key, out _);
-                    }
-                }
-
-                if (_tokens.Count >= Capacity)
-                {
-                    _tokens.Clear();
+                    _tokens.TryRemove(key, out _);
                 }
             }
 
-            _tokens[token] = (principal, expires);
+            if (_tokens.Count >= Capacity)
+            {
+                _tokens.Clear();
+            }
         }
+
+        _tokens[token] = (principal, expires);
     }
 }

@@ -1,5 +1,4 @@
 using System.Text.Json;
-using Microsoft.AspNetCore.Authentication;
 using Microsoft.AspNetCore.Http;
 using Microsoft.Extensions.Logging;
 using Tributary.Core.Configuration;
@@ -16,7 +15,7 @@ namespace Tributary.Server.Http;
 /// <c>Retry-After</c> (per principal, and per address for requests without valid credentials, which are limited before
 /// anything else is done for them). Failures and denials go to the audit log; credentials never do.
 /// </summary>
-public sealed partial class AuthGate(RequestDelegate next, AccessPolicy access, RateLimits limits, TributaryConfig config, StateStore audit, ILogger<AuthGate> logger)
+public sealed partial class AuthGate(RequestDelegate next, Authenticator authenticator, AccessPolicy access, RateLimits limits, TributaryConfig config, StateStore audit, ILogger<AuthGate> logger)
 {
     private readonly string? _metadata = config.Auth.OAuth is null ? null : config.Server.PublicUrl is { } url
         ? url.GetLeftPart(UriPartial.Authority) + TributaryAuthentication.MetadataPath + new Uri(TributaryAuthentication.ResourceUri(config)).AbsolutePath
@@ -34,10 +33,7 @@ public sealed partial class AuthGate(RequestDelegate next, AccessPolicy access, 
         }
 
         var address = context.Connection.RemoteIpAddress?.ToString() ?? "unknown";
-        // The authentication middleware has run the scheme already; only a failure needs its reason.
-        var principal = context.User is { Identity.IsAuthenticated: true } user ? user : null;
-        var result = principal is null ? await context.AuthenticateAsync(TributaryAuthentication.Scheme) : null;
-        principal ??= result is { Succeeded: true } ? result.Principal : null;
+        var (principal, problem) = await authenticator.AuthenticateAsync(context);
         if (principal is null)
         {
             if (limits.TakeAddress(address) is { } wait)
@@ -46,7 +42,6 @@ public sealed partial class AuthGate(RequestDelegate next, AccessPolicy access, 
                 return;
             }
 
-            var problem = result?.Failure?.Message;
             if (problem is not null)
             {
                 LogRefused(logger, address, problem);

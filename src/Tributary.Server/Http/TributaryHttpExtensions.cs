@@ -50,10 +50,14 @@ public static class TributaryHttpExtensions
     {
         ArgumentNullException.ThrowIfNull(app);
         app.UseMiddleware<HttpSafetyMiddleware>(safety);
-        if (app.Services.GetService<Core.Configuration.TributaryConfig>()?.Auth.Enabled == true)
+        if (app.Services.GetService<Core.Configuration.TributaryConfig>()?.Auth is { Enabled: true } auth)
         {
-            // Serves the protected resource metadata, and authenticates; the gate then decides.
-            app.UseAuthentication();
+            if (auth.OAuth is not null)
+            {
+                // Serves the protected resource metadata (no default scheme: it authenticates nothing itself).
+                app.UseAuthentication();
+            }
+
             app.UseMiddleware<AuthGate>();
         }
 
