@@ -13,7 +13,7 @@ namespace Tributary.Server.Tests.Auth;
 /// Tributary over HTTPS requiring client certificates: trusted when issued by the test CA or pinned by thumbprint, each
 /// subject mapped to its scopes. Every certificate is made here, in code.
 /// </summary>
-public sealed class MtlsServer : TributaryHttpServer
+public class MtlsServer : TributaryHttpServer
 {
     private readonly int _port = TestPaths.FreePort();
 
@@ -44,6 +44,9 @@ public sealed class MtlsServer : TributaryHttpServer
 
     protected override HttpEndpoint Endpoint => new(IPAddress.Loopback, _port);
 
+    /// <summary>True when every connection must present a certificate; false also accepts API keys without one.</summary>
+    protected virtual bool Required => true;
+
     protected override async Task<TributaryConfig> CreateConfigAsync()
     {
         string Write(string name, string pem)
@@ -65,8 +68,9 @@ public sealed class MtlsServer : TributaryHttpServer
             sources:
               shop: { kind: sqlite, path: {{DatabasePath}} }
             auth:
+              api_keys: {{(!Required ? "true" : "false")}}
               mtls:
-                required: true
+                required: {{(Required ? "true" : "false")}}
                 ca_file: {{ca}}
                 thumbprints: [{{Pinned.GetCertHashString(HashAlgorithmName.SHA256)}}]
                 clients:
@@ -131,6 +135,44 @@ public sealed class MtlsTests(MtlsServer server) : IClassFixture<MtlsServer>
 
         using var healthy = server.Client(server.CiRunner);
         Assert.Equal("ok", await healthy.GetStringAsync(new Uri(server.BaseAddress, "/healthz")));
+    }
+}
+
+/// <summary>The same server with client certificates optional, and API keys for clients without one.</summary>
+public sealed class OptionalMtlsServer : MtlsServer
+{
+    protected override bool Required => false;
+}
+
+public sealed class OptionalMtlsTests(OptionalMtlsServer server) : IClassFixture<OptionalMtlsServer>
+{
+    [Fact]
+    public async Task Without_a_certificate_another_scheme_is_needed_and_with_one_its_subject_is_the_principal()
+    {
+        string key;
+        using (var keys = new Tributary.Server.Auth.ApiKeyStore(Tributary.Server.State.StateStore.PathIn(server.Config)))
+        {
+            key = keys.Create("laptop", ["sources:shop:read"], null).Secret;
+        }
+
+        using var bare = server.Client(null);
+        using (var anonymous = await bare.PostAsync(server.McpEndpoint, new StringContent("{}", System.Text.Encoding.UTF8, "application/json")))
+        {
+            Assert.Equal(HttpStatusCode.Unauthorized, anonymous.StatusCode);
+        }
+
+        await using (var keyed = await McpClient.CreateAsync(new HttpClientTransport(
+            new HttpClientTransportOptions { Endpoint = server.McpEndpoint, AdditionalHeaders = new Dictionary<string, string> { ["X-API-Key"] = key } }, server.Client(null), ownsHttpClient: true)))
+        {
+            Assert.Contains("shop", (await keyed.CallOkAsync("list_sources", [])).GetRawText(), StringComparison.Ordinal);
+        }
+
+        await using var certified = await server.ConnectWithAsync(server.CiRunner);
+        Assert.Equal(["list_sources", "describe_schema", "query"], (await certified.ListToolsAsync()).Select(t => t.Name));
+
+        // An untrusted certificate still fails the handshake.
+        using var stranger = server.Client(server.Stranger);
+        Assert.IsType<HttpRequestException>(await Record.ExceptionAsync(() => stranger.GetAsync(server.McpEndpoint)));
     }
 }
 
