@@ -80,7 +80,11 @@ public sealed class ServeCommandTests
         using var evil = new HttpRequestMessage(HttpMethod.Post, endpoint) { Content = new StringContent("{}") };
         evil.Headers.Add("Origin", "http://evil.example");
         using var rejected = await http.SendAsync(evil);
-        await Task.Delay(500);
+        // The log line is written by the console logger's own thread: wait for it rather than a fixed time.
+        for (var attempt = 0; attempt < 200 && !process.StandardError.Contains("\"EventId\":2001", StringComparison.Ordinal); attempt++)
+        {
+            await Task.Delay(50);
+        }
 
         Assert.Contains("\"EventId\":2001", process.StandardError, StringComparison.Ordinal);
         Assert.DoesNotContain(Secret, process.StandardError, StringComparison.Ordinal);
