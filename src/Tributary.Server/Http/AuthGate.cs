@@ -63,12 +63,12 @@ public sealed partial class AuthGate(RequestDelegate next, Authenticator authent
             return;
         }
 
-        if (HttpMethods.IsPost(context.Request.Method) && await NeededScopeAsync(context) is { } needed)
+        if (HttpMethods.IsPost(context.Request.Method) && await NeededScopeAsync(context) is ({ } needed, var id))
         {
             LogDenied(logger, name, needed);
             Audit("auth.denied", name, needed);
             context.Response.Headers.WWWAuthenticate = Challenge($"error=\"insufficient_scope\", scope=\"{needed}\"");
-            await HttpSafetyMiddleware.RejectAsync(context, StatusCodes.Status403Forbidden, new AccessDeniedException(needed).Message);
+            await HttpSafetyMiddleware.RejectAsync(context, StatusCodes.Status403Forbidden, new AccessDeniedException(needed).Message, id);
             return;
         }
 
@@ -80,11 +80,11 @@ public sealed partial class AuthGate(RequestDelegate next, Authenticator authent
     /// its method in <c>Mcp-Method</c>, so only methods that can need a scope have their body read (into memory, then
     /// handed on to MCP unchanged).
     /// </summary>
-    private async Task<string?> NeededScopeAsync(HttpContext context)
+    private async Task<(string? Scope, JsonElement? Id)> NeededScopeAsync(HttpContext context)
     {
         if (context.Request.Headers["Mcp-Method"].ToString() is { Length: > 0 } method && !AccessPolicy.MayNeedScope(method))
         {
-            return null;
+            return default;
         }
 
         byte[] bytes;
@@ -108,13 +108,13 @@ public sealed partial class AuthGate(RequestDelegate next, Authenticator authent
             var grants = access.For(context.User);
             return messages
                 .Where(m => m.ValueKind == JsonValueKind.Object && m.TryGetProperty("method", out var name) && name.ValueKind == JsonValueKind.String)
-                .Select(m => access.ScopeFor(m.GetProperty("method").GetString()!, m.TryGetProperty("params", out var p) ? p : default))
-                .FirstOrDefault(s => s is not null && !grants.Allows(s));
+                .Select(m => (Scope: access.ScopeFor(m.GetProperty("method").GetString()!, m.TryGetProperty("params", out var p) ? p : default), Id: m.TryGetProperty("id", out var id) ? id.Clone() : (JsonElement?)null))
+                .FirstOrDefault(m => m.Scope is not null && !grants.Allows(m.Scope));
         }
         catch (JsonException)
         {
             // Not JSON: MCP answers it with a parse error.
-            return null;
+            return default;
         }
     }
 

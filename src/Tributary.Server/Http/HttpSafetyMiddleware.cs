@@ -47,8 +47,8 @@ public sealed partial class HttpSafetyMiddleware(RequestDelegate next, HttpSafet
         }
     }
 
-    /// <summary>Writes a JSON-RPC error body with the given HTTP status.</summary>
-    public static async Task RejectAsync(HttpContext context, int status, string message)
+    /// <summary>Writes a JSON-RPC error body with the given HTTP status (for the request <paramref name="id"/> when known).</summary>
+    public static async Task RejectAsync(HttpContext context, int status, string message, JsonElement? id = null)
     {
         ArgumentNullException.ThrowIfNull(context);
         context.Response.StatusCode = status;
@@ -56,7 +56,16 @@ public sealed partial class HttpSafetyMiddleware(RequestDelegate next, HttpSafet
         await using var json = new Utf8JsonWriter(context.Response.Body);
         json.WriteStartObject();
         json.WriteString("jsonrpc"u8, "2.0");
-        json.WriteNull("id"u8);
+        if (id is { ValueKind: JsonValueKind.String or JsonValueKind.Number } known)
+        {
+            json.WritePropertyName("id"u8);
+            known.WriteTo(json);
+        }
+        else
+        {
+            json.WriteNull("id"u8);
+        }
+
         json.WriteStartObject("error"u8);
         json.WriteNumber("code"u8, -32000);
         json.WriteString("message"u8, message);

@@ -56,6 +56,7 @@ public sealed class AuthTests(AuthServer server) : IClassFixture<AuthServer>
         Assert.Equal(HttpStatusCode.Forbidden, denied.StatusCode);
         Assert.Contains("error=\"insufficient_scope\"", AuthServer.Challenge(denied), StringComparison.Ordinal);
         Assert.Contains("scope=\"sources:other:read\"", AuthServer.Challenge(denied), StringComparison.Ordinal);
+        Assert.Equal(1, JsonDocument.Parse(await denied.Content.ReadAsStringAsync()).RootElement.GetProperty("id").GetInt32());
         using var write = await server.PostAsync("tools/call", new { name = "update_rows", arguments = new { source = "shop", table = "orders", key = new { id = 1 }, set = new { note = "x" } } }, AuthServer.Bearer(token));
         Assert.Equal(HttpStatusCode.Forbidden, write.StatusCode);
         using var resource = await server.PostAsync("resources/read", new { uri = "tributary://sources/other/schema" }, AuthServer.Bearer(token));
