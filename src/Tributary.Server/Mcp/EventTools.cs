@@ -52,7 +52,7 @@ internal sealed class PublishEventTool(TopicRegistry topics, IEventStore store) 
 /// <c>read_events</c>: a topic's events after a cursor, filtered; waits up to <c>wait_ms</c> for the next one when there is
 /// none yet. The no-loss way to follow a topic for any client.
 /// </summary>
-internal sealed class ReadEventsTool(TopicRegistry topics, IEventStore store, IEventBus bus) : TributaryTool(ReadOnlyTool(
+internal sealed class ReadEventsTool(TopicRegistry topics, IEventStore store, IEventBus bus, Microsoft.Extensions.Hosting.IHostApplicationLifetime lifetime) : TributaryTool(ReadOnlyTool(
     "read_events",
     "Read a topic's events",
     "Returns a topic's events after 'after' (a cursor from an earlier read), oldest first, with the cursor to pass next time. Without 'after', returns the newest events. " +
@@ -111,7 +111,9 @@ internal sealed class ReadEventsTool(TopicRegistry topics, IEventStore store, IE
 
         // Nothing yet: wait for the topic to move, then read again; events the filter drops move the cursor on.
         var deadline = DateTimeOffset.UtcNow.AddMilliseconds(wait);
-        while (events.Count == 0 && DateTimeOffset.UtcNow < deadline && await bus.WaitAsync(topic, cursor, deadline - DateTimeOffset.UtcNow, cancellationToken) is not null)
+        // A server that is stopping answers at once (nothing new, the same cursor) rather than holding its shutdown.
+        using var waiting = CancellationTokenSource.CreateLinkedTokenSource(cancellationToken, lifetime.ApplicationStopping);
+        while (events.Count == 0 && DateTimeOffset.UtcNow < deadline && !waiting.IsCancellationRequested && await WaitAsync(topic, cursor, deadline - DateTimeOffset.UtcNow, waiting.Token, cancellationToken) is not null)
         {
             var fresh = await store.ReadAsync(topic, cursor, limit, EventFilter.All, cancellationToken);
             events = fresh.Where(filter.Matches).ToList();
@@ -151,6 +153,19 @@ internal sealed class ReadEventsTool(TopicRegistry topics, IEventStore store, IE
         }
 
         json.WriteEndObject();
+    }
+
+    /// <summary>The bus's wait, where stopping the server (<paramref name="waiting"/> without <paramref name="caller"/>) counts as a timeout.</summary>
+    private async Task<long?> WaitAsync(string topic, long cursor, TimeSpan timeout, CancellationToken waiting, CancellationToken caller)
+    {
+        try
+        {
+            return await bus.WaitAsync(topic, cursor, timeout, waiting);
+        }
+        catch (OperationCanceledException) when (!caller.IsCancellationRequested)
+        {
+            return null;
+        }
     }
 
     /// <summary>

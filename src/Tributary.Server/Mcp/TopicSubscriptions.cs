@@ -16,7 +16,7 @@ namespace Tributary.Server.Mcp;
 /// once, and a burst becomes at most one more notification per <see cref="Coalesce"/>; the reader then reads every event
 /// since its cursor (the log keeps them all).
 /// </summary>
-internal sealed partial class TopicSubscriptions(TopicRegistry topics, IEventStore store, IEventBus bus, Auth.AccessPolicy access, ILogger<TopicSubscriptions> logger)
+internal sealed partial class TopicSubscriptions(TopicRegistry topics, IEventStore store, IEventBus bus, Auth.AccessPolicy access, Microsoft.Extensions.Hosting.IHostApplicationLifetime lifetime, ILogger<TopicSubscriptions> logger)
 {
     /// <summary>Most resources one subscription request (or one session) may follow.</summary>
     public const int MaxPerRequest = 100;
@@ -105,6 +105,9 @@ internal sealed partial class TopicSubscriptions(TopicRegistry topics, IEventSto
             return new EmptyResult();
         }
 
+        // Stopping the server ends the listen (its response completes) rather than holding the shutdown.
+        using var listening = CancellationTokenSource.CreateLinkedTokenSource(cancellationToken, lifetime.ApplicationStopping);
+        cancellationToken = listening.Token;
         var pumps = new List<Task>();
         try
         {

@@ -1,0 +1,371 @@
+using System.Net;
+using System.Runtime.CompilerServices;
+using System.Text.Json;
+using System.Text.Json.Serialization.Metadata;
+using ModelContextProtocol;
+using ModelContextProtocol.Client;
+using ModelContextProtocol.Protocol;
+
+namespace Tributary.Client;
+
+/// <summary>
+/// A connection to a Tributary server over the SDK's <see cref="McpClient"/>: typed calls, retries of transient failures
+/// with a new connection (or a new session) when the old one is gone, and topics followed by cursor so that each event
+/// arrives exactly once, across reconnects too.
+/// </summary>
+public sealed class TributaryClient : IAsyncDisposable
+{
+    private readonly TributaryClientOptions _options;
+    private readonly SemaphoreSlim _reconnecting = new(1, 1);
+    private McpClient _mcp;
+
+    private TributaryClient(TributaryClientOptions options, McpClient mcp)
+    {
+        _options = options;
+        _mcp = mcp;
+    }
+
+    /// <summary>Raised when the connection is lost, being re-established, or back.</summary>
+    public event EventHandler<ConnectionStatus>? StatusChanged;
+
+    /// <summary>The SDK client of the current connection (it changes after a reconnect).</summary>
+    public McpClient Mcp => Volatile.Read(ref _mcp);
+
+    /// <summary>Connects (retrying transient failures); refused credentials are a <see cref="TributaryAuthenticationException"/>, anything else that does not go away a <see cref="TributaryConnectionException"/>.</summary>
+    public static async Task<TributaryClient> ConnectAsync(TributaryClientOptions options, CancellationToken cancellationToken = default)
+    {
+        ArgumentNullException.ThrowIfNull(options);
+        options.Validate();
+        for (var attempt = 1; ; attempt++)
+        {
+            try
+            {
+                return new TributaryClient(options, await CreateAsync(options, cancellationToken));
+            }
+            catch (Exception e) when (Classify(e, cancellationToken) is var kind && kind != Failure.Permanent)
+            {
+                if (kind == Failure.Authentication)
+                {
+                    throw new TributaryAuthenticationException($"the server refused the credentials: {Describe(e)}", e);
+                }
+
+                if (attempt >= options.Retry.Attempts)
+                {
+                    throw new TributaryConnectionException($"cannot connect to {Where(options)} after {attempt} tries: {Describe(e)}", e);
+                }
+
+                await Task.Delay(options.Retry.Delay(attempt + 1), cancellationToken);
+            }
+        }
+    }
+
+    /// <summary>Calls a tool and returns its structured result; a tool error is a <see cref="TributaryToolException"/>.</summary>
+    public Task<JsonElement> CallToolAsync(string name, IReadOnlyDictionary<string, JsonElement>? arguments = null, CancellationToken cancellationToken = default) =>
+        RunAsync(async (client, token) =>
+        {
+            var result = await client.CallToolAsync(new CallToolRequestParams { Name = name, Arguments = arguments?.ToDictionary(a => a.Key, a => a.Value) }, token);
+            var text = string.Concat(result.Content.OfType<TextContentBlock>().Select(b => b.Text));
+            if (result.IsError == true)
+            {
+                throw new TributaryToolException(name, text);
+            }
+
+            return result.StructuredContent is { } structured ? structured : JsonElement.Parse(text.Length > 0 ? text : "null");
+        }, cancellationToken);
+
+    /// <summary>The sources and topics this caller may use (<c>list_sources</c>).</summary>
+    public async Task<SourceList> ListSourcesAsync(CancellationToken cancellationToken = default)
+    {
+        var result = await CallToolAsync("list_sources", null, cancellationToken);
+        return new SourceList(
+            [.. result.GetProperty("sources").EnumerateArray().Select(s => new SourceInfo(
+                s.GetProperty("name").GetString()!,
+                s.GetProperty("kind").GetString()!,
+                s.GetProperty("description").GetString() ?? "",
+                s.GetProperty("read_only").GetBoolean(),
+                s.TryGetProperty("table_count", out var count) && count.ValueKind == JsonValueKind.Number ? count.GetInt32() : null))],
+            result.TryGetProperty("topics", out var topics) ? [.. topics.EnumerateArray().Select(t => t.GetProperty("name").GetString()!)] : []);
+    }
+
+    /// <summary>A source's schema, or one table's (<c>describe_schema</c>), as the server returns it.</summary>
+    public Task<JsonElement> DescribeSchemaAsync(string source, string? table = null, CancellationToken cancellationToken = default) =>
+        CallToolAsync("describe_schema", Arguments(("source", source), ("table", table)), cancellationToken);
+
+    /// <summary>
+    /// Runs a read-only statement and yields every row, following <c>next_cursor</c> page by page. <paramref name="parameters"/>
+    /// binds <c>@name</c> parameters (values as JSON).
+    /// </summary>
+    public async IAsyncEnumerable<QueryRow> QueryAsync(string source, string sql, IReadOnlyDictionary<string, JsonElement>? parameters = null, int? maxRows = null, [EnumeratorCancellation] CancellationToken cancellationToken = default)
+    {
+        var arguments = new Dictionary<string, JsonElement>(Arguments(("source", source), ("sql", sql)));
+        if (parameters is not null)
+        {
+            arguments["params"] = Json(w =>
+            {
+                w.WriteStartObject();
+                foreach (var (name, value) in parameters)
+                {
+                    w.WritePropertyName(name);
+                    value.WriteTo(w);
+                }
+
+                w.WriteEndObject();
+            });
+        }
+
+        if (maxRows is { } rows)
+        {
+            arguments["max_rows"] = Json(w => w.WriteNumberValue(rows));
+        }
+
+        while (true)
+        {
+            var page = await CallToolAsync("query", arguments, cancellationToken);
+            var columns = page.GetProperty("columns").EnumerateArray().Select(c => c.GetProperty("name").GetString()!).ToArray();
+            foreach (var row in page.GetProperty("rows").EnumerateArray())
+            {
+                yield return new QueryRow(columns, [.. row.EnumerateArray()]);
+            }
+
+            if (!page.TryGetProperty("next_cursor", out var next) || next.ValueKind != JsonValueKind.String)
+            {
+                yield break;
+            }
+
+            arguments = new Dictionary<string, JsonElement>(Arguments(("cursor", next.GetString())));
+        }
+    }
+
+    /// <summary>Runs a statement and maps each row (an object of column names and values) to <typeparamref name="T"/>.</summary>
+    public async IAsyncEnumerable<T> QueryAsync<T>(string source, string sql, JsonTypeInfo<T> type, IReadOnlyDictionary<string, JsonElement>? parameters = null, [EnumeratorCancellation] CancellationToken cancellationToken = default)
+    {
+        ArgumentNullException.ThrowIfNull(type);
+        await foreach (var row in QueryAsync(source, sql, parameters, null, cancellationToken))
+        {
+            yield return row.ToObject().Deserialize(type)!;
+        }
+    }
+
+    /// <summary>The text of a resource, such as <c>tributary://sources/shop/schema</c>.</summary>
+    public Task<string> ReadResourceAsync(string uri, CancellationToken cancellationToken = default) =>
+        RunAsync(async (client, token) => string.Concat((await client.ReadResourceAsync(uri, cancellationToken: token)).Contents.OfType<TextResourceContents>().Select(c => c.Text)), cancellationToken);
+
+    /// <summary>Publishes an event to a topic and returns its sequence number.</summary>
+    public async Task<long> PublishAsync(string topic, string type, JsonElement data, string? severity = null, CancellationToken cancellationToken = default)
+    {
+        var arguments = new Dictionary<string, JsonElement>(Arguments(("topic", topic), ("type", type), ("severity", severity))) { ["data"] = data };
+        return (await CallToolAsync("publish_event", arguments, cancellationToken)).GetProperty("sequence").GetInt64();
+    }
+
+    /// <summary>
+    /// Follows a topic: yields the events after <paramref name="after"/> (or, without it, those published from now on),
+    /// oldest first, until cancelled. It reads with the cursor (<c>read_events</c>, waiting on the server for the next
+    /// event), so each event arrives exactly once, whatever the transport or protocol era, and across a lost connection
+    /// or an expired session: the next read after reconnecting starts at the last cursor.
+    /// </summary>
+    public async IAsyncEnumerable<TopicEvent> SubscribeAsync(string topic, TopicFilter? filter = null, long? after = null, [EnumeratorCancellation] CancellationToken cancellationToken = default)
+    {
+        var cursor = after ?? (await CallToolAsync("read_events", Arguments(("topic", topic), ("limit", 1L)), cancellationToken)).GetProperty("cursor").GetInt64();
+        var wait = (long)Math.Clamp(_options.RequestTimeout.TotalMilliseconds - 5_000, 0, 25_000);
+        while (!cancellationToken.IsCancellationRequested)
+        {
+            var arguments = new Dictionary<string, JsonElement>(Arguments(("topic", topic), ("after", cursor), ("limit", 100L), ("wait_ms", wait)));
+            if (filter is not null)
+            {
+                arguments["filter"] = filter.ToJson();
+            }
+
+            var page = await CallToolAsync("read_events", arguments, cancellationToken);
+            foreach (var e in page.GetProperty("events").EnumerateArray())
+            {
+                yield return TopicEvent.From(topic, e);
+            }
+
+            cursor = page.GetProperty("cursor").GetInt64();
+        }
+    }
+
+    /// <inheritdoc />
+    public async ValueTask DisposeAsync()
+    {
+        await Mcp.DisposeAsync();
+        _reconnecting.Dispose();
+    }
+
+    /// <summary>Runs <paramref name="call"/> on the current connection with the request timeout, reconnecting and retrying transient failures.</summary>
+    private async Task<T> RunAsync<T>(Func<McpClient, CancellationToken, Task<T>> call, CancellationToken cancellationToken)
+    {
+        for (var attempt = 1; ; attempt++)
+        {
+            var client = Mcp;
+            using var timeout = CancellationTokenSource.CreateLinkedTokenSource(cancellationToken);
+            timeout.CancelAfter(_options.RequestTimeout);
+            try
+            {
+                return await call(client, timeout.Token);
+            }
+            catch (Exception e) when (Classify(e, cancellationToken) is var kind && kind != Failure.Permanent)
+            {
+                if (kind == Failure.Authentication)
+                {
+                    throw new TributaryAuthenticationException($"the server refused the credentials: {Describe(e)}", e);
+                }
+
+                if (attempt >= _options.Retry.Attempts)
+                {
+                    StatusChanged?.Invoke(this, ConnectionStatus.Lost);
+                    throw new TributaryConnectionException($"{Where(_options)} did not answer after {attempt} tries: {Describe(e)}", e);
+                }
+
+                await Task.Delay(_options.Retry.Delay(attempt + 1), cancellationToken);
+                await ReconnectAsync(client, cancellationToken);
+            }
+        }
+    }
+
+    /// <summary>Replaces <paramref name="failed"/> with a new connection (a new session or stateless exchange), unless another caller already did.</summary>
+    private async Task ReconnectAsync(McpClient failed, CancellationToken cancellationToken)
+    {
+        await _reconnecting.WaitAsync(cancellationToken);
+        try
+        {
+            if (!ReferenceEquals(Mcp, failed))
+            {
+                return;
+            }
+
+            StatusChanged?.Invoke(this, ConnectionStatus.Reconnecting);
+            McpClient fresh;
+            try
+            {
+                fresh = await CreateAsync(_options, cancellationToken);
+            }
+            catch (Exception e) when (Classify(e, cancellationToken) == Failure.Transient)
+            {
+                // Still down: the caller's next try reconnects again.
+                return;
+            }
+
+            Volatile.Write(ref _mcp, fresh);
+            StatusChanged?.Invoke(this, ConnectionStatus.Connected);
+            try
+            {
+                await failed.DisposeAsync();
+            }
+            catch (Exception e) when (e is IOException or HttpRequestException or ObjectDisposedException or InvalidOperationException)
+            {
+                // The old connection is gone already.
+            }
+        }
+        finally
+        {
+            _reconnecting.Release();
+        }
+    }
+
+    private static async Task<McpClient> CreateAsync(TributaryClientOptions options, CancellationToken cancellationToken)
+    {
+        IClientTransport transport;
+        if (options.Transport == TributaryTransport.Stdio)
+        {
+            var environment = options.Environment.ToDictionary(e => e.Key, e => e.Value);
+            if (options.ApiKey is { } key)
+            {
+                environment["TRIBUTARY_API_KEY"] = key;
+            }
+
+            transport = new StdioClientTransport(new StdioClientTransportOptions
+            {
+                Command = options.Command!,
+                Arguments = [.. options.Arguments],
+                EnvironmentVariables = environment,
+                ShutdownTimeout = TimeSpan.FromSeconds(5),
+            });
+        }
+        else
+        {
+            var headers = new Dictionary<string, string>();
+            if (options.BearerToken is { } token)
+            {
+                headers["Authorization"] = $"Bearer {token}";
+            }
+
+            if (options.ApiKey is { } key)
+            {
+                headers["X-API-Key"] = key;
+            }
+
+            var http = new HttpClientTransportOptions
+            {
+                Endpoint = options.Endpoint!,
+                TransportMode = options.Transport == TributaryTransport.Sse ? HttpTransportMode.Sse : HttpTransportMode.StreamableHttp,
+                AdditionalHeaders = headers,
+                ConnectionTimeout = options.RequestTimeout,
+            };
+            transport = options.HttpClient is { } client ? new HttpClientTransport(http, client, ownsHttpClient: false) : new HttpClientTransport(http);
+        }
+
+        using var timeout = CancellationTokenSource.CreateLinkedTokenSource(cancellationToken);
+        timeout.CancelAfter(options.RequestTimeout);
+        return await McpClient.CreateAsync(transport, new McpClientOptions { ClientInfo = new Implementation { Name = "tributary-client", Version = "0.1.0" } }, cancellationToken: timeout.Token);
+    }
+
+    private enum Failure
+    {
+        Permanent,
+        Transient,
+        Authentication,
+    }
+
+    /// <summary>What a failure is: refused credentials, something a new connection or a later try may fix, or neither.</summary>
+    private static Failure Classify(Exception error, CancellationToken caller) => error switch
+    {
+        _ when caller.IsCancellationRequested => Failure.Permanent,
+        TributaryToolException => Failure.Permanent,
+        HttpRequestException { StatusCode: HttpStatusCode.Unauthorized or HttpStatusCode.Forbidden } => Failure.Authentication,
+        HttpRequestException { StatusCode: null or HttpStatusCode.NotFound or HttpStatusCode.TooManyRequests or >= HttpStatusCode.InternalServerError } => Failure.Transient,
+        OperationCanceledException or TimeoutException or IOException or ClientTransportClosedException => Failure.Transient,
+        McpException { InnerException: { } inner } => Classify(inner, caller),
+        McpProtocolException { ErrorCode: McpErrorCode.InternalError } => Failure.Transient,
+        McpException when error.Message.Contains("session", StringComparison.OrdinalIgnoreCase) => Failure.Transient,
+        _ => Failure.Permanent,
+    };
+
+    private static string Describe(Exception error) => error is HttpRequestException { StatusCode: { } status } ? $"HTTP {(int)status} {status}: {error.Message}" : error.Message;
+
+    private static string Where(TributaryClientOptions options) => options.Transport == TributaryTransport.Stdio ? $"'{options.Command}'" : options.Endpoint!.ToString();
+
+    private static Dictionary<string, JsonElement> Arguments(params (string Name, object? Value)[] values)
+    {
+        var arguments = new Dictionary<string, JsonElement>(StringComparer.Ordinal);
+        foreach (var (name, value) in values)
+        {
+            switch (value)
+            {
+                case null:
+                    break;
+                case string text:
+                    arguments[name] = Json(w => w.WriteStringValue(text));
+                    break;
+                case long number:
+                    arguments[name] = Json(w => w.WriteNumberValue(number));
+                    break;
+                default:
+                    throw new ArgumentException($"unsupported argument type {value.GetType().Name}", nameof(values));
+            }
+        }
+
+        return arguments;
+    }
+
+    internal static JsonElement Json(Action<Utf8JsonWriter> write)
+    {
+        var buffer = new System.Buffers.ArrayBufferWriter<byte>();
+        using (var writer = new Utf8JsonWriter(buffer))
+        {
+            write(writer);
+        }
+
+        return JsonElement.Parse(buffer.WrittenSpan);
+    }
+}

@@ -1,0 +1,91 @@
+namespace Tributary.Client;
+
+/// <summary>How a <see cref="TributaryClient"/> reaches its server.</summary>
+public enum TributaryTransport
+{
+    /// <summary>Streamable HTTP at <see cref="TributaryClientOptions.Endpoint"/> (such as <c>http://127.0.0.1:8080/mcp</c>).</summary>
+    Http,
+
+    /// <summary>The legacy HTTP+SSE transport at <see cref="TributaryClientOptions.Endpoint"/> (such as <c>http://127.0.0.1:8080/sse</c>).</summary>
+    Sse,
+
+    /// <summary>A server process started with <see cref="TributaryClientOptions.Command"/>, speaking MCP on its stdin and stdout.</summary>
+    Stdio,
+}
+
+/// <summary>Where and how to connect, with which credentials, and how hard to try.</summary>
+public sealed record TributaryClientOptions
+{
+    /// <summary>The transport; default Streamable HTTP.</summary>
+    public TributaryTransport Transport { get; init; } = TributaryTransport.Http;
+
+    /// <summary>The server's endpoint (HTTP and SSE).</summary>
+    public Uri? Endpoint { get; init; }
+
+    /// <summary>The command that starts the server (stdio), such as <c>tributary</c>.</summary>
+    public string? Command { get; init; }
+
+    /// <summary>Its arguments, such as <c>serve --stdio --config tributary.yaml</c>.</summary>
+    public IReadOnlyList<string> Arguments { get; init; } = [];
+
+    /// <summary>Environment variables for the server process (stdio); a null value removes one.</summary>
+    public IReadOnlyDictionary<string, string?> Environment { get; init; } = new Dictionary<string, string?>();
+
+    /// <summary>A bearer token (OAuth access token) sent as <c>Authorization: Bearer</c> (HTTP and SSE).</summary>
+    public string? BearerToken { get; init; }
+
+    /// <summary>A Tributary API key (<c>trib_...</c>) sent as <c>X-API-Key</c> (HTTP and SSE), or as <c>TRIBUTARY_API_KEY</c> to a stdio server.</summary>
+    public string? ApiKey { get; init; }
+
+    /// <summary>The longest one request may take before it is cancelled.</summary>
+    public TimeSpan RequestTimeout { get; init; } = TimeSpan.FromSeconds(30);
+
+    /// <summary>Retries of transient failures.</summary>
+    public RetryPolicy Retry { get; init; } = new();
+
+    /// <summary>The HTTP client to use (for TLS settings or client certificates); a new one by default.</summary>
+    public HttpClient? HttpClient { get; init; }
+
+    /// <summary>Checks that the options are whole for their transport; a problem is an <see cref="ArgumentException"/>.</summary>
+    public void Validate()
+    {
+        if (Transport is TributaryTransport.Http or TributaryTransport.Sse && (Endpoint is null || Endpoint.Scheme is not ("http" or "https")))
+        {
+            throw new ArgumentException($"{Transport} needs an http(s) Endpoint, such as http://127.0.0.1:8080/mcp");
+        }
+
+        if (Transport == TributaryTransport.Stdio && string.IsNullOrWhiteSpace(Command))
+        {
+            throw new ArgumentException("Stdio needs the Command that starts the server, such as tributary with Arguments serve --stdio");
+        }
+
+        if (RequestTimeout <= TimeSpan.Zero)
+        {
+            throw new ArgumentException("RequestTimeout must be positive");
+        }
+    }
+}
+
+/// <summary>
+/// Retries of transient failures (a connection refused or dropped, a timeout, a server error of HTTP 5xx or 429, an
+/// expired session): up to <see cref="Attempts"/> tries, waiting <see cref="FirstDelay"/> doubled each time up to
+/// <see cref="MaxDelay"/>, with up to a quarter of jitter. Tool errors and refused credentials are not retried.
+/// </summary>
+public sealed record RetryPolicy
+{
+    /// <summary>Tries in all, the first included.</summary>
+    public int Attempts { get; init; } = 4;
+
+    /// <summary>The wait before the second try.</summary>
+    public TimeSpan FirstDelay { get; init; } = TimeSpan.FromMilliseconds(200);
+
+    /// <summary>The longest wait between tries.</summary>
+    public TimeSpan MaxDelay { get; init; } = TimeSpan.FromSeconds(5);
+
+    /// <summary>The wait before try number <paramref name="attempt"/> (2 for the first retry).</summary>
+    public TimeSpan Delay(int attempt)
+    {
+        var delay = Math.Min(MaxDelay.TotalMilliseconds, FirstDelay.TotalMilliseconds * Math.Pow(2, Math.Max(0, attempt - 2)));
+        return TimeSpan.FromMilliseconds(delay + (Random.Shared.NextDouble() * delay / 4));
+    }
+}

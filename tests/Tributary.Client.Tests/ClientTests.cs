@@ -1,0 +1,204 @@
+using System.Net;
+using System.Text.Json;
+using System.Text.Json.Serialization;
+using Tributary.Core.Configuration;
+using Tributary.Server.Auth;
+using Tributary.Server.Hosting;
+using Tributary.Server.State;
+using Tributary.Testing;
+
+namespace Tributary.Client.Tests;
+
+/// <summary>Tributary over HTTP on a fixed loopback port (so a restart keeps the address), with API keys and an orders topic.</summary>
+public sealed class ClientServer : TributaryHttpServer
+{
+    public ClientServer()
+        : this(DemoDatabase.Copy(), TestPaths.NewTempDirectory(), TestPaths.FreePort())
+    {
+    }
+
+    public ClientServer(string database, string data, int port)
+        : base(database, data)
+    {
+        Port = port;
+    }
+
+    public int Port { get; }
+
+    protected override HttpEndpoint Endpoint => new(IPAddress.Loopback, Port);
+
+    protected override Task<TributaryConfig> CreateConfigAsync() => Task.FromResult(new ConfigLoader(SourceProviders.All).Load($$"""
+        server:
+          data_dir: {{DataDirectory}}
+        sources:
+          shop: { kind: sqlite, path: {{DatabasePath}} }
+        topics:
+          orders: { description: Order activity }
+        auth:
+          api_keys: true
+        """, DataDirectory));
+
+    /// <summary>Creates an API key with every scope.</summary>
+    public string CreateKey(string name)
+    {
+        using var keys = new ApiKeyStore(StateStore.PathIn(Config));
+        return keys.Create(name, ["*"], null).Secret;
+    }
+
+    public TributaryClientOptions Options(string key) => new()
+    {
+        Endpoint = McpEndpoint,
+        ApiKey = key,
+        Retry = new RetryPolicy { Attempts = 20, FirstDelay = TimeSpan.FromMilliseconds(100), MaxDelay = TimeSpan.FromSeconds(1) },
+    };
+}
+
+public sealed record OrderRow([property: JsonPropertyName("id")] long Id, [property: JsonPropertyName("status")] string Status);
+
+[JsonSerializable(typeof(OrderRow))]
+internal sealed partial class ClientTestJson : JsonSerializerContext;
+
+public sealed class ClientTests
+{
+    [Fact]
+    public async Task Over_http_it_lists_queries_across_pages_maps_rows_and_reports_tool_errors()
+    {
+        await using var server = new ClientServer();
+        await server.InitializeAsync();
+        await using var client = await TributaryClient.ConnectAsync(server.Options(server.CreateKey("reader")));
+
+        var sources = await client.ListSourcesAsync();
+        Assert.Equal("shop", Assert.Single(sources.Sources).Name);
+        Assert.Equal(["orders"], sources.Topics);
+        Assert.True((await client.DescribeSchemaAsync("shop", "orders")).GetRawText().Contains("customer_id", StringComparison.Ordinal));
+
+        var ids = new List<long>();
+        await foreach (var row in client.QueryAsync("shop", "SELECT id, status FROM orders WHERE id <= 25 ORDER BY id", maxRows: 7))
+        {
+            ids.Add(row["id"].GetInt64());
+        }
+
+        Assert.Equal(Enumerable.Range(1, 25).Select(i => (long)i), ids);
+
+        var parameters = new Dictionary<string, JsonElement> { ["id"] = JsonElement.Parse("3") };
+        var order = Assert.Single(await client.QueryAsync("shop", "SELECT id, status FROM orders WHERE id = @id", ClientTestJson.Default.OrderRow, parameters).ToListAsync());
+        Assert.Equal(3, order.Id);
+        Assert.False(string.IsNullOrEmpty(order.Status));
+
+        var error = await Assert.ThrowsAsync<TributaryToolException>(() => client.QueryAsync("shop", "DELETE FROM orders").ToListAsync().AsTask());
+        Assert.Equal("query", error.Tool);
+        Assert.Contains("read", error.ToolMessage, StringComparison.OrdinalIgnoreCase);
+    }
+
+    [Fact]
+    public async Task A_subscription_gets_each_event_once_across_a_server_restart()
+    {
+        var database = DemoDatabase.Copy();
+        var data = TestPaths.NewTempDirectory();
+        var port = TestPaths.FreePort();
+        var first = new ClientServer(database, data, port);
+        await first.InitializeAsync();
+        var key = first.CreateKey("follower");
+        await using var client = await TributaryClient.ConnectAsync(first.Options(key));
+        var statuses = new List<ConnectionStatus>();
+        client.StatusChanged += (_, status) => { lock (statuses) { statuses.Add(status); } };
+
+        var start = (await client.CallToolAsync("read_events", new Dictionary<string, JsonElement> { ["topic"] = JsonElement.Parse("\"orders\""), ["limit"] = JsonElement.Parse("1") })).GetProperty("cursor").GetInt64();
+        using var stop = new CancellationTokenSource(TimeSpan.FromSeconds(90));
+        var received = new List<TopicEvent>();
+        var enough = new TaskCompletionSource();
+        var subscription = Task.Run(async () =>
+        {
+            try
+            {
+                await foreach (var e in client.SubscribeAsync("orders", after: start, cancellationToken: stop.Token))
+                {
+                    lock (received)
+                    {
+                        received.Add(e);
+                        if (received.Count == 5)
+                        {
+                            enough.TrySetResult();
+                        }
+                    }
+                }
+            }
+            catch (OperationCanceledException) when (stop.IsCancellationRequested)
+            {
+            }
+        });
+
+        await using (var publisher = await TributaryClient.ConnectAsync(first.Options(key)))
+        {
+            for (var i = 1; i <= 3; i++)
+            {
+                await publisher.PublishAsync("orders", "order.created", JsonElement.Parse($$"""{"n":{{i}}}"""));
+            }
+
+            await WaitUntilAsync(() => { lock (received) { return received.Count == 3; } });
+        }
+
+        // The server goes away and comes back on the same address and files; two more events.
+        await first.DisposeAsync();
+        await using var second = new ClientServer(database, data, port);
+        await second.InitializeAsync();
+        await using (var publisher = await TributaryClient.ConnectAsync(second.Options(key)))
+        {
+            for (var i = 4; i <= 5; i++)
+            {
+                await publisher.PublishAsync("orders", "order.created", JsonElement.Parse($$"""{"n":{{i}}}"""));
+            }
+        }
+
+        await enough.Task.WaitAsync(stop.Token);
+        await stop.CancelAsync();
+        await subscription;
+        Assert.Equal([1, 2, 3, 4, 5], received.Select(e => e.Data.GetProperty("n").GetInt32()));
+        Assert.Equal(received.Count, received.Select(e => e.Sequence).Distinct().Count());
+        Assert.Contains(ConnectionStatus.Reconnecting, statuses);
+        Assert.Contains(ConnectionStatus.Connected, statuses);
+    }
+
+    [Fact]
+    public async Task Refused_credentials_and_an_unreachable_server_are_told_apart()
+    {
+        await using var server = new ClientServer();
+        await server.InitializeAsync();
+        await Assert.ThrowsAsync<TributaryAuthenticationException>(() => TributaryClient.ConnectAsync(server.Options("trib_000000000000_nope")));
+
+        var closed = new TributaryClientOptions
+        {
+            Endpoint = new Uri($"http://127.0.0.1:{TestPaths.FreePort()}/mcp"),
+            Retry = new RetryPolicy { Attempts = 3, FirstDelay = TimeSpan.FromMilliseconds(50) },
+        };
+        var error = await Assert.ThrowsAsync<TributaryConnectionException>(() => TributaryClient.ConnectAsync(closed));
+        Assert.Contains("after 3 tries", error.Message, StringComparison.Ordinal);
+        Assert.Throws<ArgumentException>(() => new TributaryClientOptions { Transport = TributaryTransport.Stdio }.Validate());
+    }
+
+    [Fact]
+    public async Task Over_stdio_it_starts_the_server_and_reads_from_it()
+    {
+        var options = new TributaryClientOptions
+        {
+            Transport = TributaryTransport.Stdio,
+            Command = TestPaths.DotnetHost,
+            Arguments = [TestPaths.CliDll, "serve", "--stdio", "--data-dir", DemoDatabase.DataDirectory()],
+            Environment = new Dictionary<string, string?> { ["TRIBUTARY_CONFIG"] = null, ["TRIBUTARY_API_KEY"] = null },
+        };
+        await using var client = await TributaryClient.ConnectAsync(options);
+        var count = Assert.Single(await client.QueryAsync("shop", "SELECT count(*) AS n FROM customers").ToListAsync());
+        Assert.True(count["n"].GetInt64() > 0);
+        Assert.Contains("orders", await client.ReadResourceAsync("tributary://sources/shop/schema"), StringComparison.Ordinal);
+    }
+
+    private static async Task WaitUntilAsync(Func<bool> condition)
+    {
+        for (var attempt = 0; attempt < 600 && !condition(); attempt++)
+        {
+            await Task.Delay(50);
+        }
+
+        Assert.True(condition());
+    }
+}
