@@ -9,7 +9,7 @@ using ModelContextProtocol.Protocol;
 namespace Tributary.Client;
 
 /// <summary>
-/// A connection to a Tributary server over the SDK's <see cref="McpClient"/>: typed calls, retries of transient failures
+/// A connection to a Tributary server (Streamable HTTP, legacy SSE, WebSocket or stdio) over the SDK's <see cref="McpClient"/>: typed calls, retries of transient failures
 /// with a new connection (or a new session) when the old one is gone, and topics followed by cursor so that each event
 /// arrives exactly once, across reconnects too.
 /// </summary>
@@ -295,14 +295,21 @@ public sealed class TributaryClient : IAsyncDisposable
                 headers["X-API-Key"] = key;
             }
 
-            var http = new HttpClientTransportOptions
+            if (options.Transport == TributaryTransport.WebSocket)
             {
-                Endpoint = options.Endpoint!,
-                TransportMode = options.Transport == TributaryTransport.Sse ? HttpTransportMode.Sse : HttpTransportMode.StreamableHttp,
-                AdditionalHeaders = headers,
-                ConnectionTimeout = options.RequestTimeout,
-            };
-            transport = options.HttpClient is { } client ? new HttpClientTransport(http, client, ownsHttpClient: false) : new HttpClientTransport(http);
+                transport = new Tributary.WebSockets.WebSocketClientTransport(options.Endpoint!, headers, options.ConfigureWebSocket);
+            }
+            else
+            {
+                var http = new HttpClientTransportOptions
+                {
+                    Endpoint = options.Endpoint!,
+                    TransportMode = options.Transport == TributaryTransport.Sse ? HttpTransportMode.Sse : HttpTransportMode.StreamableHttp,
+                    AdditionalHeaders = headers,
+                    ConnectionTimeout = options.RequestTimeout,
+                };
+                transport = options.HttpClient is { } client ? new HttpClientTransport(http, client, ownsHttpClient: false) : new HttpClientTransport(http);
+            }
         }
 
         using var timeout = CancellationTokenSource.CreateLinkedTokenSource(cancellationToken);
@@ -324,7 +331,7 @@ public sealed class TributaryClient : IAsyncDisposable
         TributaryToolException => Failure.Permanent,
         HttpRequestException { StatusCode: HttpStatusCode.Unauthorized or HttpStatusCode.Forbidden } => Failure.Authentication,
         HttpRequestException { StatusCode: null or HttpStatusCode.NotFound or HttpStatusCode.TooManyRequests or >= HttpStatusCode.InternalServerError } => Failure.Transient,
-        OperationCanceledException or TimeoutException or IOException or ClientTransportClosedException => Failure.Transient,
+        OperationCanceledException or TimeoutException or IOException or ClientTransportClosedException or System.Net.WebSockets.WebSocketException => Failure.Transient,
         McpException { InnerException: { } inner } => Classify(inner, caller),
         McpProtocolException { ErrorCode: McpErrorCode.InternalError } => Failure.Transient,
         McpException when error.Message.Contains("session", StringComparison.OrdinalIgnoreCase) => Failure.Transient,

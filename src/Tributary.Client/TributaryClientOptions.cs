@@ -11,6 +11,9 @@ public enum TributaryTransport
 
     /// <summary>A server process started with <see cref="TributaryClientOptions.Command"/>, speaking MCP on its stdin and stdout.</summary>
     Stdio,
+
+    /// <summary>MCP over WebSocket at <see cref="TributaryClientOptions.Endpoint"/> (such as <c>ws://127.0.0.1:8080/ws</c>): a custom transport, the MCP proposal for it is a draft.</summary>
+    WebSocket,
 }
 
 /// <summary>Where and how to connect, with which credentials, and how hard to try.</summary>
@@ -46,12 +49,20 @@ public sealed record TributaryClientOptions
     /// <summary>The HTTP client to use (for TLS settings or client certificates); a new one by default.</summary>
     public HttpClient? HttpClient { get; init; }
 
+    /// <summary>Extra settings of the WebSocket (client certificates, TLS validation, proxy).</summary>
+    public Action<System.Net.WebSockets.ClientWebSocketOptions>? ConfigureWebSocket { get; init; }
+
     /// <summary>Checks that the options are whole for their transport; a problem is an <see cref="ArgumentException"/>.</summary>
     public void Validate()
     {
         if (Transport is TributaryTransport.Http or TributaryTransport.Sse && (Endpoint is null || Endpoint.Scheme is not ("http" or "https")))
         {
             throw new ArgumentException($"{Transport} needs an http(s) Endpoint, such as http://127.0.0.1:8080/mcp");
+        }
+
+        if (Transport == TributaryTransport.WebSocket && (Endpoint is null || Endpoint.Scheme is not ("ws" or "wss")))
+        {
+            throw new ArgumentException("WebSocket needs a ws(s) Endpoint, such as ws://127.0.0.1:8080/ws");
         }
 
         if (Transport == TributaryTransport.Stdio && string.IsNullOrWhiteSpace(Command))

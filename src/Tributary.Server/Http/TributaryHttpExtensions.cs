@@ -71,12 +71,19 @@ public static class TributaryHttpExtensions
 
             return next(context);
         });
+        app.UseWebSockets(new WebSocketOptions { KeepAliveInterval = TimeSpan.FromSeconds(30) });
         app.UseRouting();
         app.MapGet("/healthz", (RequestDelegate)(context => context.Response.WriteAsync("ok")));
         if (app.Services.GetService<Topics.IEventStore>() is not null)
         {
             var webhooks = ActivatorUtilities.CreateInstance<WebhookEndpoint>(app.Services, TimeProvider.System);
             app.MapPost("/hooks/{topic}", (RequestDelegate)(context => webhooks.HandleAsync(context, (string)context.GetRouteValue("topic")!)));
+        }
+
+        if (app.Services.GetService<Core.Configuration.TributaryConfig>() is not null)
+        {
+            var webSockets = ActivatorUtilities.CreateInstance<WebSocketEndpoint>(app.Services);
+            app.Map(WebSocketEndpoint.Path, (RequestDelegate)webSockets.HandleAsync);
         }
 
         app.MapMcp(McpPath);
