@@ -9,4 +9,9 @@ var root = new RootCommand("Tributary: connects AI assistants to live data over 
     PublishCommand.Create(),
     KeysCommand.Create(),
 };
+foreach (var command in ClientCommands.Create())
+{
+    root.Subcommands.Add(command);
+}
+
 return await root.Parse(args).InvokeAsync();
