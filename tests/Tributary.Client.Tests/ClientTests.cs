@@ -177,6 +177,17 @@ public sealed class ClientTests
     }
 
     [Fact]
+    public async Task Over_legacy_sse_it_works_the_same()
+    {
+        await using var server = new ClientServer();
+        await server.InitializeAsync();
+        var options = server.Options(server.CreateKey("sse")) with { Transport = TributaryTransport.Sse, Endpoint = new Uri(server.BaseAddress, "/sse") };
+        await using var client = await TributaryClient.ConnectAsync(options);
+        Assert.Equal("shop", Assert.Single((await client.ListSourcesAsync()).Sources).Name);
+        Assert.Equal(10, (await client.QueryAsync("shop", "SELECT id FROM orders LIMIT 10").ToListAsync()).Count);
+    }
+
+    [Fact]
     public async Task Over_stdio_it_starts_the_server_and_reads_from_it()
     {
         var options = new TributaryClientOptions
