@@ -42,6 +42,11 @@ public sealed class TributaryClient : IAsyncDisposable
             {
                 return new TributaryClient(options, await CreateAsync(options, cancellationToken));
             }
+            catch (Exception e) when (!cancellationToken.IsCancellationRequested && Classify(e, cancellationToken) == Failure.Permanent && e is not ArgumentException)
+            {
+                // It answered, but not as an MCP server does (garbage, another protocol): retrying will not help.
+                throw new TributaryConnectionException($"{Where(options)} does not answer as an MCP server: {Describe(e)}", e);
+            }
             catch (Exception e) when (Classify(e, cancellationToken) is var kind && kind != Failure.Permanent)
             {
                 if (kind == Failure.Authentication)

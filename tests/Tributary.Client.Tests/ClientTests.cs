@@ -213,3 +213,71 @@ public sealed class ClientTests
         Assert.True(condition());
     }
 }
+
+/// <summary>Servers that misbehave: the client ends each case with a clear <see cref="TributaryConnectionException"/>.</summary>
+public sealed class MisbehavingServerTests
+{
+    [Fact]
+    public async Task Garbage_silence_and_a_stdio_program_that_is_not_a_server_end_in_clear_connection_errors()
+    {
+        var port = TestPaths.FreePort();
+        using var listener = new HttpListener();
+        listener.Prefixes.Add($"http://127.0.0.1:{port}/");
+        listener.Start();
+        using var stop = new CancellationTokenSource();
+        var held = new List<HttpListenerContext>();
+        var serving = Task.Run(async () =>
+        {
+            while (!stop.IsCancellationRequested)
+            {
+                HttpListenerContext context;
+                try
+                {
+                    context = await listener.GetContextAsync();
+                }
+                catch (Exception e) when (e is HttpListenerException or ObjectDisposedException)
+                {
+                    return;
+                }
+
+                if (context.Request.Url!.AbsolutePath == "/garbage")
+                {
+                    context.Response.ContentType = "application/json";
+                    var bytes = "this is { not json"u8.ToArray();
+                    await context.Response.OutputStream.WriteAsync(bytes);
+                    context.Response.Close();
+                }
+                else
+                {
+                    // Never answers.
+                    lock (held)
+                    {
+                        held.Add(context);
+                    }
+                }
+            }
+        });
+
+        var retry = new RetryPolicy { Attempts = 2, FirstDelay = TimeSpan.FromMilliseconds(50) };
+        var garbage = await Assert.ThrowsAsync<TributaryConnectionException>(() => TributaryClient.ConnectAsync(new TributaryClientOptions { Endpoint = new Uri($"http://127.0.0.1:{port}/garbage"), Retry = retry }));
+        Assert.Contains($"127.0.0.1:{port}/garbage", garbage.Message, StringComparison.Ordinal);
+
+        var silent = await Assert.ThrowsAsync<TributaryConnectionException>(() => TributaryClient.ConnectAsync(new TributaryClientOptions { Endpoint = new Uri($"http://127.0.0.1:{port}/silent"), Retry = retry, RequestTimeout = TimeSpan.FromSeconds(1) }));
+        Assert.Contains("after 2 tries", silent.Message, StringComparison.Ordinal);
+
+        // A program that prints text and exits is not a stdio server.
+        var notServer = await Assert.ThrowsAsync<TributaryConnectionException>(() => TributaryClient.ConnectAsync(new TributaryClientOptions
+        {
+            Transport = TributaryTransport.Stdio,
+            Command = "/bin/sh",
+            Arguments = ["-c", "echo 'hello, I am not MCP'; sleep 0.2"],
+            Retry = retry,
+            RequestTimeout = TimeSpan.FromSeconds(5),
+        }));
+        Assert.Contains("/bin/sh", notServer.Message, StringComparison.Ordinal);
+
+        await stop.CancelAsync();
+        listener.Stop();
+        await serving;
+    }
+}
