@@ -30,6 +30,11 @@ public sealed class ClientCommandsTests
         var called = await RunAsync(directory, 0, "call", "describe_schema", "--args", """{"source":"shop","table":"customers"}""", "--url", url, "--json");
         Assert.Contains("customers", called.Output, StringComparison.Ordinal);
 
+        var published = await RunAsync(directory, 0, "publish", "--topic", "orders", "--type", "cli.check", "--data", """{"ok":true}""", "--url", url);
+        var sequence = JsonDocument.Parse(published.Output).RootElement.GetProperty("sequence").GetInt64();
+        var events = await RunAsync(directory, 0, "events", "orders", "--after", (sequence - 1).ToString(System.Globalization.CultureInfo.InvariantCulture), "--url", url, "--json");
+        Assert.Equal("cli.check", JsonDocument.Parse(events.Output).RootElement.GetProperty("events")[0].GetProperty("type").GetString());
+
         var toolError = await RunAsync(directory, 1, "query", "shop", "DELETE FROM orders", "--url", url);
         Assert.Contains("read-only", toolError.Error, StringComparison.Ordinal);
 

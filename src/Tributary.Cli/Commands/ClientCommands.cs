@@ -218,11 +218,9 @@ internal static class ClientCommands
     }
 
     /// <summary>The connection options every client command takes.</summary>
-    private sealed record Target(Option<string?> Url, Option<string?> Sse, Option<string?> Ws, Option<string?> Stdio, Option<string?> Token, Option<string?> ApiKey, Option<bool> Json, Option<int> Timeout);
-
-    private static Command Command(string name, string description, Symbol[] symbols, Func<TributaryClient, ParseResult, bool, Task<int>> action)
+    internal sealed record Target(Option<string?> Url, Option<string?> Sse, Option<string?> Ws, Option<string?> Stdio, Option<string?> Token, Option<string?> ApiKey, Option<bool> Json, Option<int> Timeout)
     {
-        var target = new Target(
+        public static Target Create() => new(
             new Option<string?>("--url") { Description = $"Streamable HTTP endpoint, such as http://127.0.0.1:8080/mcp (default ${UrlVariable})" },
             new Option<string?>("--sse") { Description = "Legacy SSE endpoint, such as http://127.0.0.1:8080/sse" },
             new Option<string?>("--ws") { Description = "WebSocket endpoint, such as ws://127.0.0.1:8080/ws" },
@@ -231,6 +229,28 @@ internal static class ClientCommands
             new Option<string?>("--api-key") { Description = $"API key, trib_... (default ${Tributary.Core.Configuration.AuthConfig.StdioKeyVariable})" },
             new Option<bool>("--json") { Description = "JSON for scripts instead of tables" },
             new Option<int>("--timeout") { Description = "Seconds one request may take", DefaultValueFactory = _ => 30 });
+
+        /// <summary>Adds the options to <paramref name="command"/> (without <c>--json</c> when it has its own output).</summary>
+        public void AddTo(Command command, bool json = true)
+        {
+            foreach (var option in new Option[] { Url, Sse, Ws, Stdio, Token, ApiKey, Timeout })
+            {
+                command.Options.Add(option);
+            }
+
+            if (json)
+            {
+                command.Options.Add(Json);
+            }
+        }
+
+        /// <summary>True when the command line names a server explicitly.</summary>
+        public bool Given(ParseResult parse) => new[] { Url, Sse, Ws, Stdio }.Any(o => parse.GetValue(o) is not null);
+    }
+
+    private static Command Command(string name, string description, Symbol[] symbols, Func<TributaryClient, ParseResult, bool, Task<int>> action)
+    {
+        var target = Target.Create();
         var command = new Command(name, description);
         foreach (var symbol in symbols)
         {
@@ -245,51 +265,50 @@ internal static class ClientCommands
             }
         }
 
-        foreach (var option in new Option[] { target.Url, target.Sse, target.Ws, target.Stdio, target.Token, target.ApiKey, target.Json, target.Timeout })
+        target.AddTo(command);
+        command.SetAction((parse, cancellationToken) => RunAsync(parse, target, (client, json) => action(client, parse, json), cancellationToken));
+        return command;
+    }
+
+    /// <summary>Connects as the command line says and runs <paramref name="action"/>, turning failures into the documented exit codes.</summary>
+    internal static async Task<int> RunAsync(ParseResult parse, Target target, Func<TributaryClient, bool, Task<int>> action, CancellationToken cancellationToken)
+    {
+        TributaryClientOptions options;
+        try
         {
-            command.Options.Add(option);
+            options = Options(parse, target);
+        }
+        catch (ArgumentException e)
+        {
+            Console.Error.WriteLine(e.Message);
+            return 2;
         }
 
-        command.SetAction(async (parse, cancellationToken) =>
+        try
         {
-            TributaryClientOptions options;
-            try
-            {
-                options = Options(parse, target);
-            }
-            catch (ArgumentException e)
-            {
-                Console.Error.WriteLine(e.Message);
-                return 2;
-            }
-
-            try
-            {
-                await using var client = await TributaryClient.ConnectAsync(options, cancellationToken);
-                return await action(client, parse, parse.GetValue(target.Json));
-            }
-            catch (ArgumentException e)
-            {
-                Console.Error.WriteLine(e.Message);
-                return 2;
-            }
-            catch (TributaryToolException e)
-            {
-                Console.Error.WriteLine(e.Message);
-                return 1;
-            }
-            catch (Exception e) when (e is TributaryConnectionException or TributaryAuthenticationException)
-            {
-                Console.Error.WriteLine(e.Message);
-                return 3;
-            }
-            catch (ModelContextProtocol.McpException e)
-            {
-                Console.Error.WriteLine($"the server refused the request: {e.Message}");
-                return 1;
-            }
-        });
-        return command;
+            await using var client = await TributaryClient.ConnectAsync(options, cancellationToken);
+            return await action(client, parse.GetValue(target.Json));
+        }
+        catch (ArgumentException e)
+        {
+            Console.Error.WriteLine(e.Message);
+            return 2;
+        }
+        catch (TributaryToolException e)
+        {
+            Console.Error.WriteLine(e.Message);
+            return 1;
+        }
+        catch (Exception e) when (e is TributaryConnectionException or TributaryAuthenticationException)
+        {
+            Console.Error.WriteLine(e.Message);
+            return 3;
+        }
+        catch (ModelContextProtocol.McpException e)
+        {
+            Console.Error.WriteLine($"the server refused the request: {e.Message}");
+            return 1;
+        }
     }
 
     private static TributaryClientOptions Options(ParseResult parse, Target target)

@@ -7,8 +7,9 @@ using Tributary.Topics;
 namespace Tributary.Cli.Commands;
 
 /// <summary>
-/// <c>tributary publish</c>: appends an event to a topic of the configuration (or the demo) in its data directory; a
-/// running server on the same data directory wakes its readers within 250 ms.
+/// <c>tributary publish</c>: appends an event to a topic, through a running server when one is named (<c>--url</c>,
+/// <c>--sse</c>, <c>--ws</c>, <c>--stdio</c>), else straight into the data directory of the configuration (or the demo);
+/// a running server on the same data directory wakes its readers within 250 ms.
 /// </summary>
 internal static class PublishCommand
 {
@@ -21,9 +22,32 @@ internal static class PublishCommand
         var data = new Option<string>("--data", "-d") { Description = "The event's JSON payload, such as '{\"order_id\": 42}'", Required = true };
         var severity = new Option<string?>("--severity") { Description = "debug, info (default), warning, error or critical" };
         var traceId = new Option<string?>("--trace-id") { Description = "Links the event to a request or other events" };
-        var command = new Command("publish", "Append an event to a topic (printed back as JSON with its sequence number)") { config, dataDir, topic, type, data, severity, traceId };
+        var target = ClientCommands.Target.Create();
+        var command = new Command("publish", "Append an event to a topic, through a server (--url ...) or into the local data directory (printed back as JSON with its sequence number)") { config, dataDir, topic, type, data, severity, traceId };
+        target.AddTo(command, json: false);
         command.SetAction(async (parse, cancellationToken) =>
         {
+            if (target.Given(parse))
+            {
+                JsonElement body;
+                try
+                {
+                    body = JsonElement.Parse(parse.GetValue(data)!);
+                }
+                catch (JsonException e)
+                {
+                    Console.Error.WriteLine($"--data is not JSON: {e.Message}");
+                    return 2;
+                }
+
+                return await ClientCommands.RunAsync(parse, target, async (client, _) =>
+                {
+                    var sequence = await client.PublishAsync(parse.GetValue(topic)!, parse.GetValue(type)!, body, parse.GetValue(severity), cancellationToken);
+                    Console.Out.WriteLine($"{{\"topic\":{JsonSerializer.Serialize(parse.GetValue(topic)!, CliJson.Default.String)},\"sequence\":{sequence}}}");
+                    return 0;
+                }, cancellationToken);
+            }
+
             TributaryConfig loaded;
             var file = ConfigResolution.FindFile(parse.GetValue(config));
             try
