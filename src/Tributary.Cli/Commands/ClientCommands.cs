@@ -167,6 +167,36 @@ internal static class ClientCommands
             return 0;
         });
 
+        var generateSource = new Option<string>("--source") { Description = "The source whose live schema to read", Required = true };
+        var generateTarget = new Option<string>("--target") { Description = "prisma, typescript, csharp or jsonschema", Required = true };
+        var generateTables = new Option<string?>("--tables") { Description = "Only these tables, comma-separated (default: all)" };
+        var output = new Option<string?>("--out") { Description = "Write the file into this folder (default: print it)" };
+        yield return Command("generate", "Generate models from a source's live schema: Prisma, TypeScript, C# or JSON Schema", [generateSource, generateTarget, generateTables, output], async (client, parse, json) =>
+        {
+            if (!Enum.TryParse<Tributary.Core.Generation.ModelTarget>(parse.GetValue(generateTarget), ignoreCase: true, out var target) || !Enum.IsDefined(target))
+            {
+                throw new ArgumentException($"--target must be prisma, typescript, csharp or jsonschema (not '{parse.GetValue(generateTarget)}')");
+            }
+
+            var source = parse.GetValue(generateSource)!;
+            var kind = (await client.ListSourcesAsync()).Sources.FirstOrDefault(s => s.Name == source)?.Kind ?? "sqlite";
+            var tables = parse.GetValue(generateTables)?.Split(',', StringSplitOptions.RemoveEmptyEntries | StringSplitOptions.TrimEntries) ?? [];
+            var text = Tributary.Core.Generation.ModelGenerator.Generate(await client.DescribeSchemaAsync(source), target, source, kind, tables);
+            if (parse.GetValue(output) is { } folder)
+            {
+                Directory.CreateDirectory(folder);
+                var path = Path.Combine(folder, Tributary.Core.Generation.ModelGenerator.FileName(target));
+                await File.WriteAllTextAsync(path, text);
+                Console.Error.WriteLine($"wrote {path}");
+            }
+            else
+            {
+                Console.Out.Write(text);
+            }
+
+            return 0;
+        });
+
         var subscribeTopic = new Argument<string>("topic") { Description = "The topic" };
         var from = new Option<long?>("--after") { Description = "Start after this cursor (default: from now on)" };
         var types = new Option<string?>("--types") { Description = "Only these event types, comma-separated" };

@@ -93,10 +93,13 @@ public sealed class AccessPolicy
                     ? uris.EnumerateArray().Where(u => u.ValueKind == JsonValueKind.String).Select(u => ScopeForResource(u.GetString()!)).FirstOrDefault(s => s is not null)
                     : null;
             case RequestMethods.PromptsGet:
-                return String(parameters, "name") == AnalyzeLogsPrompt.PromptName && parameters.TryGetProperty("arguments", out var promptArguments)
-                    && String(promptArguments, "topic") is { } topic
-                    ? Grants.Topic(topic, "read")
-                    : null;
+                var promptArguments = parameters.TryGetProperty("arguments", out var given) ? given : default;
+                return String(parameters, "name") switch
+                {
+                    AnalyzeLogsPrompt.PromptName when String(promptArguments, "topic") is { } topic => Grants.Topic(topic, "read"),
+                    GenerateModelsPrompt.PromptName when String(promptArguments, "source") is { } source => Grants.Source(source, "read"),
+                    _ => null,
+                };
             default:
                 return null;
         }

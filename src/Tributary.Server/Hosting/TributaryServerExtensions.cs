@@ -51,6 +51,7 @@ public static class TributaryServerExtensions
         services.AddSingleton<McpServerResource, SourcesResource>();
         services.AddSingleton<McpServerResource, SchemaResource>();
         services.AddSingleton<McpServerResource, TableResource>();
+        services.AddSingleton<McpServerPrompt, GenerateModelsPrompt>();
         foreach (var tool in config.Tools)
         {
             services.AddSingleton<McpServerTool>(sp => NamedTools.Create(tool, sp.GetRequiredService<SourceRegistry>(), sp.GetRequiredService<QueryCursorCodec>(), sp.GetService<WriteRunner>()));
