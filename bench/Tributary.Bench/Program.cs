@@ -18,6 +18,11 @@ if (args is ["auth", .. var authArgs])
     return await AuthBench.RunAsync(authArgs);
 }
 
+if (args is ["subscribe", .. var subscribeArgs])
+{
+    return await SubscribeBench.RunAsync(subscribeArgs);
+}
+
 var options = BenchOptions.Parse(args);
 if (options is null)
 {
