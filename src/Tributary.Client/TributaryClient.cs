@@ -16,12 +16,14 @@ namespace Tributary.Client;
 public sealed class TributaryClient : IAsyncDisposable
 {
     private readonly TributaryClientOptions _options;
+    private readonly TokenSource? _tokens;
     private readonly SemaphoreSlim _reconnecting = new(1, 1);
     private McpClient _mcp;
 
-    private TributaryClient(TributaryClientOptions options, McpClient mcp)
+    private TributaryClient(TributaryClientOptions options, TokenSource? tokens, McpClient mcp)
     {
         _options = options;
+        _tokens = tokens;
         _mcp = mcp;
     }
 
@@ -36,11 +38,12 @@ public sealed class TributaryClient : IAsyncDisposable
     {
         ArgumentNullException.ThrowIfNull(options);
         options.Validate();
+        var tokens = options.OAuth is { } oauth ? new TokenSource(oauth, oauth.Resource ?? options.Endpoint!.ToString(), options.HttpClient ?? SharedHttp) : null;
         for (var attempt = 1; ; attempt++)
         {
             try
             {
-                return new TributaryClient(options, await CreateAsync(options, cancellationToken));
+                return new TributaryClient(options, tokens, await CreateAsync(options, tokens, renewToken: false, cancellationToken));
             }
             catch (Exception e) when (!cancellationToken.IsCancellationRequested && Classify(e, cancellationToken) == Failure.Permanent && e is not ArgumentException)
             {
@@ -195,11 +198,13 @@ public sealed class TributaryClient : IAsyncDisposable
     {
         await Mcp.DisposeAsync();
         _reconnecting.Dispose();
+        _tokens?.Dispose();
     }
 
     /// <summary>Runs <paramref name="call"/> on the current connection with the request timeout, reconnecting and retrying transient failures.</summary>
     private async Task<T> RunAsync<T>(Func<McpClient, CancellationToken, Task<T>> call, CancellationToken cancellationToken)
     {
+        var renewed = false;
         for (var attempt = 1; ; attempt++)
         {
             var client = Mcp;
@@ -213,7 +218,15 @@ public sealed class TributaryClient : IAsyncDisposable
             {
                 if (kind == Failure.Authentication)
                 {
-                    throw new TributaryAuthenticationException($"the server refused the credentials: {Describe(e)}", e);
+                    // An OAuth token may have expired or been revoked: one new token and connection, then give up (no 401 loop).
+                    if (_tokens is null || renewed)
+                    {
+                        throw new TributaryAuthenticationException($"the server refused the credentials: {Describe(e)}", e);
+                    }
+
+                    renewed = true;
+                    await ReconnectAsync(client, renewToken: true, cancellationToken);
+                    continue;
                 }
 
                 if (attempt >= _options.Retry.Attempts)
@@ -223,13 +236,13 @@ public sealed class TributaryClient : IAsyncDisposable
                 }
 
                 await Task.Delay(_options.Retry.Delay(attempt + 1), cancellationToken);
-                await ReconnectAsync(client, cancellationToken);
+                await ReconnectAsync(client, renewToken: false, cancellationToken);
             }
         }
     }
 
     /// <summary>Replaces <paramref name="failed"/> with a new connection (a new session or stateless exchange), unless another caller already did.</summary>
-    private async Task ReconnectAsync(McpClient failed, CancellationToken cancellationToken)
+    private async Task ReconnectAsync(McpClient failed, bool renewToken, CancellationToken cancellationToken)
     {
         await _reconnecting.WaitAsync(cancellationToken);
         try
@@ -243,7 +256,7 @@ public sealed class TributaryClient : IAsyncDisposable
             McpClient fresh;
             try
             {
-                fresh = await CreateAsync(_options, cancellationToken);
+                fresh = await CreateAsync(_options, _tokens, renewToken, cancellationToken);
             }
             catch (Exception e) when (Classify(e, cancellationToken) == Failure.Transient)
             {
@@ -268,7 +281,9 @@ public sealed class TributaryClient : IAsyncDisposable
         }
     }
 
-    private static async Task<McpClient> CreateAsync(TributaryClientOptions options, CancellationToken cancellationToken)
+    private static readonly HttpClient SharedHttp = new() { Timeout = TimeSpan.FromSeconds(30) };
+
+    private static async Task<McpClient> CreateAsync(TributaryClientOptions options, TokenSource? tokens, bool renewToken, CancellationToken cancellationToken)
     {
         IClientTransport transport;
         if (options.Transport == TributaryTransport.Stdio)
@@ -290,7 +305,7 @@ public sealed class TributaryClient : IAsyncDisposable
         else
         {
             var headers = new Dictionary<string, string>();
-            if (options.BearerToken is { } token)
+            if ((tokens is null ? options.BearerToken : await tokens.GetAsync(renewToken, cancellationToken)) is { } token)
             {
                 headers["Authorization"] = $"Bearer {token}";
             }

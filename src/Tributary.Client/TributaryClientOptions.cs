@@ -37,6 +37,9 @@ public sealed record TributaryClientOptions
     /// <summary>A bearer token (OAuth access token) sent as <c>Authorization: Bearer</c> (HTTP and SSE).</summary>
     public string? BearerToken { get; init; }
 
+    /// <summary>OAuth 2.1 client credentials: the client gets (and renews) its own bearer token.</summary>
+    public OAuthClientCredentials? OAuth { get; init; }
+
     /// <summary>A Tributary API key (<c>trib_...</c>) sent as <c>X-API-Key</c> (HTTP and SSE), or as <c>TRIBUTARY_API_KEY</c> to a stdio server.</summary>
     public string? ApiKey { get; init; }
 

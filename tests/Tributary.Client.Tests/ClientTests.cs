@@ -17,11 +17,15 @@ public sealed class ClientServer : TributaryHttpServer
     {
     }
 
-    public ClientServer(string database, string data, int port)
+    public ClientServer(string database, string data, int port, Uri? issuer = null)
         : base(database, data)
     {
         Port = port;
+        Issuer = issuer;
     }
+
+    /// <summary>The OAuth issuer whose tokens the server accepts, when any.</summary>
+    public Uri? Issuer { get; }
 
     public int Port { get; }
 
@@ -30,12 +34,14 @@ public sealed class ClientServer : TributaryHttpServer
     protected override Task<TributaryConfig> CreateConfigAsync() => Task.FromResult(new ConfigLoader(SourceProviders.All).Load($$"""
         server:
           data_dir: {{DataDirectory}}
+          public_url: http://127.0.0.1:{{Port}}
         sources:
           shop: { kind: sqlite, path: {{DatabasePath}} }
         topics:
           orders: { description: Order activity }
         auth:
           api_keys: true
+        {{(Issuer is null ? "" : $"  oauth: {{ issuer: {Issuer} }}")}}
         """, DataDirectory));
 
     /// <summary>Creates an API key with every scope.</summary>
@@ -277,6 +283,79 @@ public sealed class MisbehavingServerTests
         Assert.Contains("/bin/sh", notServer.Message, StringComparison.Ordinal);
 
         await stop.CancelAsync();
+        listener.Stop();
+        await serving;
+    }
+}
+
+/// <summary>The client getting its own tokens from a real authorization server (OAuth 2.1 client credentials).</summary>
+public sealed class OAuthClientTests
+{
+    [Fact]
+    public async Task Client_credentials_from_discovery_work_and_refusals_end_without_a_loop()
+    {
+        await using var issuer = await TestAuthorizationServer.StartAsync();
+        await using var server = new ClientServer(DemoDatabase.Copy(), TestPaths.NewTempDirectory(), TestPaths.FreePort(), issuer.Issuer);
+        await server.InitializeAsync();
+        var credentials = new OAuthClientCredentials
+        {
+            Issuer = issuer.Issuer,
+            ClientId = TestAuthorizationServer.DefaultConfidentialClient.Id,
+            ClientSecret = TestAuthorizationServer.DefaultConfidentialClient.Secret!,
+            Scopes = ["sources:shop:read"],
+        };
+        var options = new TributaryClientOptions { Endpoint = server.McpEndpoint, OAuth = credentials, Retry = new RetryPolicy { Attempts = 2, FirstDelay = TimeSpan.FromMilliseconds(50) } };
+        await using (var client = await TributaryClient.ConnectAsync(options))
+        {
+            Assert.Equal("shop", Assert.Single((await client.ListSourcesAsync()).Sources).Name);
+            Assert.Empty((await client.ListSourcesAsync()).Topics);
+        }
+
+        var wrongSecret = await Assert.ThrowsAsync<TributaryAuthenticationException>(() => TributaryClient.ConnectAsync(options with { OAuth = credentials with { ClientSecret = "not-the-secret" } }));
+        Assert.Contains("refused the client credentials", wrongSecret.Message, StringComparison.Ordinal);
+        Assert.DoesNotContain("not-the-secret", wrongSecret.Message, StringComparison.Ordinal);
+
+        // Tokens for another resource are refused by the server every time: one renewal at most, then a clear error.
+        var otherAudience = await Assert.ThrowsAsync<TributaryAuthenticationException>(() => TributaryClient.ConnectAsync(options with { OAuth = credentials with { Resource = "http://127.0.0.1:1/mcp" } }));
+        Assert.Contains("401", otherAudience.Message, StringComparison.Ordinal);
+    }
+
+    [Fact]
+    public async Task A_token_endpoint_that_is_not_an_https_url_is_never_called()
+    {
+        var port = TestPaths.FreePort();
+        using var listener = new HttpListener();
+        listener.Prefixes.Add($"http://127.0.0.1:{port}/");
+        listener.Start();
+        var serving = Task.Run(async () =>
+        {
+            for (var i = 0; i < 4; i++)
+            {
+                HttpListenerContext context;
+                try
+                {
+                    context = await listener.GetContextAsync();
+                }
+                catch (Exception e) when (e is HttpListenerException or ObjectDisposedException)
+                {
+                    return;
+                }
+
+                var bytes = """{"issuer":"x","token_endpoint":"javascript:alert(1)"}"""u8.ToArray();
+                context.Response.ContentType = "application/json";
+                await context.Response.OutputStream.WriteAsync(bytes);
+                context.Response.Close();
+            }
+        });
+
+        var options = new TributaryClientOptions
+        {
+            Endpoint = new Uri("http://127.0.0.1:1/mcp"),
+            OAuth = new OAuthClientCredentials { Issuer = new Uri($"http://127.0.0.1:{port}/"), ClientId = "c", ClientSecret = "s" },
+            Retry = new RetryPolicy { Attempts = 2, FirstDelay = TimeSpan.FromMilliseconds(20) },
+        };
+        var error = await Assert.ThrowsAsync<TributaryConnectionException>(() => TributaryClient.ConnectAsync(options));
+        Assert.Contains("not an https URL: 'javascript:alert(1)'", error.Message, StringComparison.Ordinal);
         listener.Stop();
         await serving;
     }
