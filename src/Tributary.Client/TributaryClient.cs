@@ -294,13 +294,7 @@ public sealed class TributaryClient : IAsyncDisposable
                 environment["TRIBUTARY_API_KEY"] = key;
             }
 
-            transport = new StdioClientTransport(new StdioClientTransportOptions
-            {
-                Command = options.Command!,
-                Arguments = [.. options.Arguments],
-                EnvironmentVariables = environment,
-                ShutdownTimeout = TimeSpan.FromSeconds(5),
-            });
+            transport = new BoundedStdioClientTransport(options.Command!, options.Arguments, environment);
         }
         else
         {
@@ -351,6 +345,7 @@ public sealed class TributaryClient : IAsyncDisposable
         TributaryToolException => Failure.Permanent,
         HttpRequestException { StatusCode: HttpStatusCode.Unauthorized or HttpStatusCode.Forbidden } => Failure.Authentication,
         HttpRequestException { StatusCode: null or HttpStatusCode.NotFound or HttpStatusCode.TooManyRequests or >= HttpStatusCode.InternalServerError } => Failure.Transient,
+        InvalidDataException => Failure.Permanent,
         OperationCanceledException or TimeoutException or IOException or ClientTransportClosedException or System.Net.WebSockets.WebSocketException => Failure.Transient,
         McpException { InnerException: { } inner } => Classify(inner, caller),
         McpProtocolException { ErrorCode: McpErrorCode.InternalError } => Failure.Transient,

@@ -281,6 +281,17 @@ public sealed class MisbehavingServerTests
             RequestTimeout = TimeSpan.FromSeconds(5),
         }));
         Assert.Contains("/bin/sh", notServer.Message, StringComparison.Ordinal);
+        Assert.Contains("not JSON-RPC", notServer.Message, StringComparison.Ordinal);
+
+        // A line of 20 MiB is refused at 16 MiB, without reading it whole.
+        var huge = await Assert.ThrowsAsync<TributaryConnectionException>(() => TributaryClient.ConnectAsync(new TributaryClientOptions
+        {
+            Transport = TributaryTransport.Stdio,
+            Command = "/bin/sh",
+            Arguments = ["-c", "head -c 20971520 /dev/zero | tr '\\0' a; echo; sleep 5"],
+            Retry = retry,
+        }));
+        Assert.Contains("a line of more than 16777216 bytes", huge.Message, StringComparison.Ordinal);
 
         await stop.CancelAsync();
         listener.Stop();
