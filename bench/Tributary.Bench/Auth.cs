@@ -86,23 +86,12 @@ internal static class AuthBench
                 }
             }
 
-            var report = Report(cells, concurrencies, repetitions, cell);
-            Directory.CreateDirectory(paths.Results);
-            var output = Path.Combine(paths.Results, quick ? "auth-quick.md" : "auth.md");
-            await File.WriteAllTextAsync(output, report);
-            Console.Out.Write(report);
-            Console.Error.WriteLine($"wrote {output}");
+            await paths.WriteReportAsync(quick ? "auth-quick.md" : "auth.md", Report(cells, concurrencies, repetitions, cell));
             return 0;
         }
         finally
         {
-            try
-            {
-                Directory.Delete(directory, recursive: true);
-            }
-            catch (IOException)
-            {
-            }
+            RepoPaths.DeleteScratch(directory);
         }
     }
 
@@ -123,12 +112,6 @@ internal static class AuthBench
 
     private static string Report(List<(string Variant, int Concurrency, Sample Sample)> cells, int[] concurrencies, int repetitions, TimeSpan cell)
     {
-        static double Median(IEnumerable<double> values)
-        {
-            var sorted = values.Order().ToArray();
-            return sorted.Length == 0 ? double.NaN : sorted.Length % 2 == 1 ? sorted[sorted.Length / 2] : (sorted[(sorted.Length / 2) - 1] + sorted[sorted.Length / 2]) / 2;
-        }
-
         var md = new StringBuilder();
         md.AppendLine(CultureInfo.InvariantCulture, $"## Authentication cost, {DateTimeOffset.UtcNow:yyyy-MM-dd HH:mm} UTC");
         md.AppendLine();
@@ -139,18 +122,18 @@ internal static class AuthBench
         var worst = 0.0;
         foreach (var concurrency in concurrencies)
         {
-            var baseline = Median(cells.Where(c => c.Concurrency == concurrency && c.Variant == "no auth").Select(c => c.Sample.CallsPerSecond));
+            var baseline = LoadRunner.Median(cells.Where(c => c.Concurrency == concurrency && c.Variant == "no auth").Select(c => c.Sample.CallsPerSecond));
             foreach (var variant in cells.Where(c => c.Concurrency == concurrency).Select(c => c.Variant).Distinct())
             {
                 var samples = cells.Where(c => c.Concurrency == concurrency && c.Variant == variant).Select(c => c.Sample).ToList();
-                var rate = Median(samples.Select(s => s.CallsPerSecond));
+                var rate = LoadRunner.Median(samples.Select(s => s.CallsPerSecond));
                 var ratio = rate / baseline;
                 if (variant != "no auth")
                 {
                     worst = Math.Max(worst, 1 - ratio);
                 }
 
-                md.AppendLine(CultureInfo.InvariantCulture, $"| {concurrency} | {variant} | {rate:N0} | {ratio:P0} | {Median(samples.Select(s => s.P50Ms)):0.00} | {Median(samples.Select(s => s.P99Ms)):0.00} | {Median(samples.Select(s => s.ServerCpuUsPerCall ?? double.NaN)):0} |");
+                md.AppendLine(CultureInfo.InvariantCulture, $"| {concurrency} | {variant} | {rate:N0} | {ratio:P0} | {LoadRunner.Median(samples.Select(s => s.P50Ms)):0.00} | {LoadRunner.Median(samples.Select(s => s.P99Ms)):0.00} | {LoadRunner.Median(samples.Select(s => s.ServerCpuUsPerCall ?? double.NaN)):0} |");
             }
         }
 

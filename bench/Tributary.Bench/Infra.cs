@@ -23,6 +23,28 @@ internal sealed class RepoPaths
 
     public string Results => Path.Combine(Root, "bench", "results");
 
+    /// <summary>Writes a part's report to <c>bench/results/FILE</c>, echoes it on stdout, and says where it went.</summary>
+    public async Task WriteReportAsync(string file, string markdown)
+    {
+        Directory.CreateDirectory(Results);
+        var output = Path.Combine(Results, file);
+        await File.WriteAllTextAsync(output, markdown);
+        Console.Out.Write(markdown);
+        Console.Error.WriteLine($"wrote {output}");
+    }
+
+    /// <summary>Deletes a part's scratch folder; one that is still busy is left to the temporary folder's cleaning.</summary>
+    public static void DeleteScratch(string directory)
+    {
+        try
+        {
+            Directory.Delete(directory, recursive: true);
+        }
+        catch (IOException)
+        {
+        }
+    }
+
     public static RepoPaths Find()
     {
         foreach (var start in new[] { Directory.GetCurrentDirectory(), AppContext.BaseDirectory })

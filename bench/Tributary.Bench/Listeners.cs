@@ -119,13 +119,7 @@ internal sealed class ListenersBench : IAsyncDisposable
         }
         finally
         {
-            try
-            {
-                Directory.Delete(directory, recursive: true);
-            }
-            catch (IOException)
-            {
-            }
+            RepoPaths.DeleteScratch(directory);
         }
     }
 

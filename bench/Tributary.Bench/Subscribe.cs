@@ -38,7 +38,7 @@ internal static class SubscribeBench
                 await MeasureAsync(options, server.Endpoint, quick ? 20 : 60);
                 var (latencies, lost) = await MeasureAsync(options, server.Endpoint, count);
                 rows.Add((name, latencies, lost));
-                Console.Error.WriteLine(string.Create(CultureInfo.InvariantCulture, $"  {name}: p50 {Percentile(latencies, 0.5):0.00} ms, p99 {Percentile(latencies, 0.99):0.00} ms, {latencies.Length} delivered, {lost} lost"));
+                Console.Error.WriteLine(string.Create(CultureInfo.InvariantCulture, $"  {name}: p50 {LoadRunner.Percentile(latencies, 0.5):0.00} ms, p99 {LoadRunner.Percentile(latencies, 0.99):0.00} ms, {latencies.Length} delivered, {lost} lost"));
             }
 
             var md = new StringBuilder();
@@ -50,25 +50,15 @@ internal static class SubscribeBench
             md.AppendLine("|---|---:|---:|---:|---:|---:|");
             foreach (var (name, latencies, lost) in rows)
             {
-                md.AppendLine(CultureInfo.InvariantCulture, $"| {name} | {latencies.Length} | {lost} | {Percentile(latencies, 0.5):0.00} | {Percentile(latencies, 0.99):0.00} | {(latencies.Length == 0 ? double.NaN : latencies.Max()):0.00} |");
+                md.AppendLine(CultureInfo.InvariantCulture, $"| {name} | {latencies.Length} | {lost} | {LoadRunner.Percentile(latencies, 0.5):0.00} | {LoadRunner.Percentile(latencies, 0.99):0.00} | {(latencies.Length == 0 ? double.NaN : latencies.Max()):0.00} |");
             }
 
-            Directory.CreateDirectory(paths.Results);
-            var output = Path.Combine(paths.Results, quick ? "subscribe-quick.md" : "subscribe.md");
-            await File.WriteAllTextAsync(output, md.ToString());
-            Console.Out.Write(md.ToString());
-            Console.Error.WriteLine($"wrote {output}");
+            await paths.WriteReportAsync(quick ? "subscribe-quick.md" : "subscribe.md", md.ToString());
             return 0;
         }
         finally
         {
-            try
-            {
-                Directory.Delete(directory, recursive: true);
-            }
-            catch (IOException)
-            {
-            }
+            RepoPaths.DeleteScratch(directory);
         }
     }
 
@@ -122,20 +112,9 @@ internal static class SubscribeBench
         double[] result;
         lock (latencies)
         {
-            result = [.. latencies];
+            result = [.. latencies.Order()];
         }
 
         return (result, count - result.Length);
-    }
-
-    private static double Percentile(double[] values, double p)
-    {
-        if (values.Length == 0)
-        {
-            return double.NaN;
-        }
-
-        var sorted = values.Order().ToArray();
-        return sorted[Math.Min(sorted.Length - 1, (int)Math.Ceiling(p * sorted.Length) - 1)];
     }
 }

@@ -226,43 +226,25 @@ public sealed class MisbehavingServerTests
     [Fact]
     public async Task Garbage_silence_and_a_stdio_program_that_is_not_a_server_end_in_clear_connection_errors()
     {
-        var port = TestPaths.FreePort();
-        using var listener = new HttpListener();
-        listener.Prefixes.Add($"http://127.0.0.1:{port}/");
-        listener.Start();
-        using var stop = new CancellationTokenSource();
-        var held = new List<HttpListenerContext>();
-        var serving = Task.Run(async () =>
+        // /garbage answers text that is not JSON-RPC; anything else is never answered.
+        await using var upstream = LoopbackHttpServer.Start(async (context, stop) =>
         {
-            while (!stop.IsCancellationRequested)
+            if (context.Request.Url!.AbsolutePath == "/garbage")
             {
-                HttpListenerContext context;
-                try
-                {
-                    context = await listener.GetContextAsync();
-                }
-                catch (Exception e) when (e is HttpListenerException or ObjectDisposedException)
-                {
-                    return;
-                }
+                await LoopbackHttpServer.AnswerAsync(context, "application/json", "this is { not json"u8.ToArray());
+                return;
+            }
 
-                if (context.Request.Url!.AbsolutePath == "/garbage")
-                {
-                    context.Response.ContentType = "application/json";
-                    var bytes = "this is { not json"u8.ToArray();
-                    await context.Response.OutputStream.WriteAsync(bytes);
-                    context.Response.Close();
-                }
-                else
-                {
-                    // Never answers.
-                    lock (held)
-                    {
-                        held.Add(context);
-                    }
-                }
+            try
+            {
+                await Task.Delay(Timeout.Infinite, stop);
+            }
+            catch (OperationCanceledException)
+            {
+                context.Response.Abort();
             }
         });
+        var port = upstream.Port;
 
         var retry = new RetryPolicy { Attempts = 2, FirstDelay = TimeSpan.FromMilliseconds(50) };
         var garbage = await Assert.ThrowsAsync<TributaryConnectionException>(() => TributaryClient.ConnectAsync(new TributaryClientOptions { Endpoint = new Uri($"http://127.0.0.1:{port}/garbage"), Retry = retry }));
@@ -292,10 +274,6 @@ public sealed class MisbehavingServerTests
             Retry = retry,
         }));
         Assert.Contains("a line of more than 16777216 bytes", huge.Message, StringComparison.Ordinal);
-
-        await stop.CancelAsync();
-        listener.Stop();
-        await serving;
     }
 }
 
@@ -334,30 +312,9 @@ public sealed class OAuthClientTests
     [Fact]
     public async Task A_token_endpoint_that_is_not_an_https_url_is_never_called()
     {
-        var port = TestPaths.FreePort();
-        using var listener = new HttpListener();
-        listener.Prefixes.Add($"http://127.0.0.1:{port}/");
-        listener.Start();
-        var serving = Task.Run(async () =>
-        {
-            for (var i = 0; i < 4; i++)
-            {
-                HttpListenerContext context;
-                try
-                {
-                    context = await listener.GetContextAsync();
-                }
-                catch (Exception e) when (e is HttpListenerException or ObjectDisposedException)
-                {
-                    return;
-                }
-
-                var bytes = """{"issuer":"x","token_endpoint":"javascript:alert(1)"}"""u8.ToArray();
-                context.Response.ContentType = "application/json";
-                await context.Response.OutputStream.WriteAsync(bytes);
-                context.Response.Close();
-            }
-        });
+        await using var issuer = LoopbackHttpServer.Start((context, _) =>
+            LoopbackHttpServer.AnswerAsync(context, "application/json", """{"issuer":"x","token_endpoint":"javascript:alert(1)"}"""u8.ToArray()));
+        var port = issuer.Port;
 
         var options = new TributaryClientOptions
         {
@@ -367,7 +324,5 @@ public sealed class OAuthClientTests
         };
         var error = await Assert.ThrowsAsync<TributaryConnectionException>(() => TributaryClient.ConnectAsync(options));
         Assert.Contains("not an https URL: 'javascript:alert(1)'", error.Message, StringComparison.Ordinal);
-        listener.Stop();
-        await serving;
     }
 }

@@ -1,6 +1,5 @@
 using System.Collections.Concurrent;
 using System.Net;
-using System.Net.Sockets;
 using System.Text;
 using Tributary.Testing;
 using Tributary.Topics.Ingest;
@@ -12,35 +11,13 @@ public sealed class SseFeedTests
     [Fact]
     public async Task A_dropped_feed_is_resumed_with_Last_Event_ID_and_loses_nothing_across_a_restart()
     {
-        var port = FreePort();
-        using var listener = new HttpListener();
-        listener.Prefixes.Add($"http://127.0.0.1:{port}/");
-        listener.Start();
         var lastEventIds = new ConcurrentQueue<string?>();
-        using var stop = new CancellationTokenSource();
 
         // The upstream: the first connection sends events 1 to 3 and drops; a reconnect gets the two events after its id
         // and stays open.
-        var connections = new ConcurrentBag<Task>();
-        var upstream = Task.Run(async () =>
-        {
-            while (!stop.IsCancellationRequested)
-            {
-                HttpListenerContext context;
-                try
-                {
-                    context = await listener.GetContextAsync();
-                }
-                catch (Exception e) when (e is HttpListenerException or ObjectDisposedException)
-                {
-                    return;
-                }
+        var upstream = LoopbackHttpServer.Start(ServeAsync);
 
-                connections.Add(ServeAsync(context));
-            }
-        });
-
-        async Task ServeAsync(HttpListenerContext context)
+        async Task ServeAsync(HttpListenerContext context, CancellationToken stop)
         {
                 var after = int.TryParse(context.Request.Headers["Last-Event-ID"], out var id) ? id : 0;
                 lastEventIds.Enqueue(context.Request.Headers["Last-Event-ID"]);
@@ -54,8 +31,8 @@ public sealed class SseFeedTests
                 }
 
                 var bytes = Encoding.UTF8.GetBytes(body.ToString());
-                await context.Response.OutputStream.WriteAsync(bytes);
-                await context.Response.OutputStream.FlushAsync();
+                await context.Response.OutputStream.WriteAsync(bytes, stop);
+                await context.Response.OutputStream.FlushAsync(stop);
                 if (after == 0)
                 {
                     context.Response.Abort();
@@ -64,7 +41,7 @@ public sealed class SseFeedTests
                 {
                     try
                     {
-                        await Task.Delay(Timeout.Infinite, stop.Token);
+                        await Task.Delay(Timeout.Infinite, stop);
                     }
                     catch (OperationCanceledException)
                     {
@@ -75,7 +52,7 @@ public sealed class SseFeedTests
 
         var directory = TestPaths.NewTempDirectory();
         await using var store = new SqliteEventStore(Path.Combine(directory, SqliteEventStore.FileName), new EventBus());
-        var url = new Uri($"http://127.0.0.1:{port}/feed");
+        var url = new Uri(upstream.BaseAddress, "feed");
         using (var feed = new SseFeed(url, "orders", store))
         {
             await feed.StartAsync(CancellationToken.None);
@@ -92,10 +69,7 @@ public sealed class SseFeedTests
             await restarted.StopAsync(CancellationToken.None);
         }
 
-        await stop.CancelAsync();
-        listener.Stop();
-        await upstream;
-        await Task.WhenAll(connections);
+        await upstream.DisposeAsync();
 
         var events = await store.ReadAsync("orders", 0, 100, EventFilter.All, CancellationToken.None);
         Assert.Equal(7, events.Count);
@@ -120,12 +94,5 @@ public sealed class SseFeedTests
 
             await Task.Delay(50);
         }
-    }
-
-    private static int FreePort()
-    {
-        using var probe = new TcpListener(IPAddress.Loopback, 0);
-        probe.Start();
-        return ((IPEndPoint)probe.LocalEndpoint).Port;
     }
 }

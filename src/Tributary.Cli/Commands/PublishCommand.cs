@@ -27,22 +27,22 @@ internal static class PublishCommand
         target.AddTo(command, json: false);
         command.SetAction(async (parse, cancellationToken) =>
         {
+            JsonElement payload;
+            try
+            {
+                payload = JsonElement.Parse(parse.GetValue(data)!);
+            }
+            catch (JsonException e)
+            {
+                Console.Error.WriteLine($"--data is not JSON: {e.Message}");
+                return 2;
+            }
+
             if (target.Given(parse))
             {
-                JsonElement body;
-                try
-                {
-                    body = JsonElement.Parse(parse.GetValue(data)!);
-                }
-                catch (JsonException e)
-                {
-                    Console.Error.WriteLine($"--data is not JSON: {e.Message}");
-                    return 2;
-                }
-
                 return await ClientCommands.RunAsync(parse, target, async (client, _) =>
                 {
-                    var sequence = await client.PublishAsync(parse.GetValue(topic)!, parse.GetValue(type)!, body, parse.GetValue(severity), cancellationToken);
+                    var sequence = await client.PublishAsync(parse.GetValue(topic)!, parse.GetValue(type)!, payload, parse.GetValue(severity), cancellationToken);
                     Console.Out.WriteLine($"{{\"topic\":{JsonSerializer.Serialize(parse.GetValue(topic)!, CliJson.Default.String)},\"sequence\":{sequence}}}");
                     return 0;
                 }, cancellationToken);
@@ -57,17 +57,6 @@ internal static class PublishCommand
             catch (ConfigException e)
             {
                 ConfigResolution.PrintErrors(file ?? ConfigLoader.DefaultFileName, e);
-                return 2;
-            }
-
-            JsonElement payload;
-            try
-            {
-                payload = JsonElement.Parse(parse.GetValue(data)!);
-            }
-            catch (JsonException e)
-            {
-                Console.Error.WriteLine($"--data is not JSON: {e.Message}");
                 return 2;
             }
 

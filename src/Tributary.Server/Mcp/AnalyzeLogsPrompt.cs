@@ -89,7 +89,8 @@ internal sealed class AnalyzeLogsPrompt(TopicRegistry topics, IEventStore store)
         }
     }
 
-    private static string? Argument(IDictionary<string, JsonElement> arguments, string name) =>
+    /// <summary>A non-empty string argument of a prompt, or null (shared with the other prompts).</summary>
+    internal static string? Argument(IDictionary<string, JsonElement> arguments, string name) =>
         arguments.TryGetValue(name, out var value) && value.ValueKind == JsonValueKind.String && value.GetString() is { Length: > 0 } text ? text : null;
 
     private static DateTimeOffset? Since(string? text)

@@ -44,13 +44,13 @@ internal sealed class GenerateModelsPrompt(SourceRegistry sources) : McpServerPr
         var arguments = request.Params?.Arguments ?? new Dictionary<string, JsonElement>();
         try
         {
-            var name = Argument(arguments, "source") ?? throw new ToolException("'source' is required");
+            var name = AnalyzeLogsPrompt.Argument(arguments, "source") ?? throw new ToolException("'source' is required");
             request.Services?.GetService<Auth.AccessPolicy>()?.Demand(request.User, Grants.Source(name, "read"));
             var source = sources.Get(name);
-            var target = Enum.TryParse<ModelTarget>(Argument(arguments, "target"), ignoreCase: true, out var parsed) && Enum.IsDefined(parsed)
+            var target = Enum.TryParse<ModelTarget>(AnalyzeLogsPrompt.Argument(arguments, "target"), ignoreCase: true, out var parsed) && Enum.IsDefined(parsed)
                 ? parsed
                 : throw new ToolException("'target' must be prisma, typescript, csharp or jsonschema");
-            var tables = Argument(arguments, "tables")?.Split(',', StringSplitOptions.RemoveEmptyEntries | StringSplitOptions.TrimEntries) ?? [];
+            var tables = AnalyzeLogsPrompt.Argument(arguments, "tables")?.Split(',', StringSplitOptions.RemoveEmptyEntries | StringSplitOptions.TrimEntries) ?? [];
             using var output = new PooledBufferWriter();
             await DescribeSchemaTool.WriteAsync(source, null, output, cancellationToken);
             var schema = JsonElement.Parse(output.WrittenSpan);
@@ -73,7 +73,4 @@ internal sealed class GenerateModelsPrompt(SourceRegistry sources) : McpServerPr
             throw new McpProtocolException(e.Message, McpErrorCode.InvalidParams);
         }
     }
-
-    private static string? Argument(IDictionary<string, JsonElement> arguments, string name) =>
-        arguments.TryGetValue(name, out var value) && value.ValueKind == JsonValueKind.String && value.GetString() is { Length: > 0 } text ? text : null;
 }
