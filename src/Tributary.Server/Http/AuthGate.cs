@@ -48,7 +48,13 @@ public sealed partial class AuthGate(RequestDelegate next, Authenticator authent
                 Audit("auth.failed", $"anonymous@{address}", problem);
             }
 
-            context.Response.Headers.WWWAuthenticate = Challenge(problem is null ? null : $"error=\"invalid_token\", error_description=\"{Quoted(problem)}\"");
+            // The scope the request will need, so that a client asks for it when it gets a token.
+            var (scope, _) = HttpMethods.IsPost(context.Request.Method) ? await NeededScopeAsync(context) : default;
+            context.Response.Headers.WWWAuthenticate = Challenge(string.Join(", ", new[]
+            {
+                problem is null ? null : $"error=\"invalid_token\", error_description=\"{Quoted(problem)}\"",
+                scope is null ? null : $"scope=\"{scope}\"",
+            }.Where(p => p is not null)) is { Length: > 0 } details ? details : null);
             await HttpSafetyMiddleware.RejectAsync(context, StatusCodes.Status401Unauthorized, problem is null
                 ? "Unauthorized: send credentials (Authorization: Bearer <token or trib_ key>, X-API-Key, or a client certificate)"
                 : $"Unauthorized: {problem}");

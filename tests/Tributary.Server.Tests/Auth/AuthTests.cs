@@ -22,6 +22,12 @@ public sealed class AuthTests(AuthServer server) : IClassFixture<AuthServer>
         var metadataUrl = $"http://127.0.0.1:{server.McpEndpoint.Port}/.well-known/oauth-protected-resource/mcp";
         Assert.Contains($"resource_metadata=\"{metadataUrl}\"", AuthServer.Challenge(response), StringComparison.Ordinal);
 
+        // A call that needs a scope names it in the challenge, so that the client asks for it.
+        using var call = await server.PostAsync("tools/call", new { name = "query", arguments = new { source = "shop", sql = "SELECT 1" } });
+        Assert.Equal(HttpStatusCode.Unauthorized, call.StatusCode);
+        Assert.Contains("scope=\"sources:shop:read\"", AuthServer.Challenge(call), StringComparison.Ordinal);
+        Assert.DoesNotContain("scope=", AuthServer.Challenge(response), StringComparison.Ordinal);
+
         // RFC 9728 metadata, at the root and in the path form, open to anyone.
         using var http = new HttpClient();
         foreach (var url in new[] { metadataUrl, $"http://127.0.0.1:{server.McpEndpoint.Port}/.well-known/oauth-protected-resource" })
