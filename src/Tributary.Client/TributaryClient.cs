@@ -18,6 +18,8 @@ public sealed class TributaryClient : IAsyncDisposable
     private readonly TributaryClientOptions _options;
     private readonly TokenSource? _tokens;
     private readonly SemaphoreSlim _reconnecting = new(1, 1);
+    private readonly ClientMetrics _metrics;
+    private readonly ClientRequests _requests;
     private McpClient _mcp;
 
     private TributaryClient(TributaryClientOptions options, TokenSource? tokens, McpClient mcp)
@@ -25,6 +27,8 @@ public sealed class TributaryClient : IAsyncDisposable
         _options = options;
         _tokens = tokens;
         _mcp = mcp;
+        _metrics = new ClientMetrics(options.MeterFactory);
+        _requests = new ClientRequests(Logger(options), _metrics);
     }
 
     /// <summary>Raised when the connection is lost, being re-established, or back.</summary>
@@ -71,7 +75,7 @@ public sealed class TributaryClient : IAsyncDisposable
     public Task<JsonElement> CallToolAsync(string name, IReadOnlyDictionary<string, JsonElement>? arguments = null, CancellationToken cancellationToken = default) =>
         RunAsync(async (client, token) =>
         {
-            var result = await client.CallToolAsync(new CallToolRequestParams { Name = name, Arguments = arguments?.ToDictionary(a => a.Key, a => a.Value) }, token);
+            var result = await _requests.SendAsync<CallToolRequestParams, CallToolResult>(client, RequestMethods.ToolsCall, name, new CallToolRequestParams { Name = name, Arguments = arguments?.ToDictionary(a => a.Key, a => a.Value) }, token);
             var text = string.Concat(result.Content.OfType<TextContentBlock>().Select(b => b.Text));
             if (result.IsError == true)
             {
@@ -156,7 +160,7 @@ public sealed class TributaryClient : IAsyncDisposable
 
     /// <summary>The text of a resource, such as <c>tributary://sources/shop/schema</c>.</summary>
     public Task<string> ReadResourceAsync(string uri, CancellationToken cancellationToken = default) =>
-        RunAsync(async (client, token) => string.Concat((await client.ReadResourceAsync(uri, cancellationToken: token)).Contents.OfType<TextResourceContents>().Select(c => c.Text)), cancellationToken);
+        RunAsync(async (client, token) => string.Concat((await _requests.SendAsync<ReadResourceRequestParams, ReadResourceResult>(client, RequestMethods.ResourcesRead, uri, new ReadResourceRequestParams { Uri = uri }, token)).Contents.OfType<TextResourceContents>().Select(c => c.Text)), cancellationToken);
 
     /// <summary>Publishes an event to a topic and returns its sequence number.</summary>
     public async Task<long> PublishAsync(string topic, string type, JsonElement data, string? severity = null, CancellationToken cancellationToken = default)
@@ -167,31 +171,46 @@ public sealed class TributaryClient : IAsyncDisposable
 
     /// <summary>
     /// Follows a topic: yields the events after <paramref name="after"/> (or, without it, those published from now on),
-    /// oldest first, until cancelled. It reads with the cursor (<c>read_events</c>, waiting on the server for the next
-    /// event), so each event arrives exactly once, whatever the transport or protocol era, and across a lost connection
-    /// or an expired session: the next read after reconnecting starts at the last cursor.
+    /// oldest first, until cancelled. The server tells the client when the topic has new events (<c>subscriptions/listen</c>
+    /// on a 2026-07-28 connection, <c>resources/subscribe</c> on an older session; where neither is offered, <c>read_events</c>
+    /// waits on the server), and the client then reads from its cursor with <c>read_events</c>. So each event arrives exactly
+    /// once, whatever the transport or protocol era, even when a notification is lost, and across a lost connection or an
+    /// expired session: after reconnecting it subscribes again and reads from the last cursor.
     /// </summary>
     public async IAsyncEnumerable<TopicEvent> SubscribeAsync(string topic, TopicFilter? filter = null, long? after = null, [EnumeratorCancellation] CancellationToken cancellationToken = default)
     {
+        const long PageSize = 100;
+        await using var wakeup = new TopicWakeup(TopicFilter.ResourceUri(topic, filter), _requests);
         var cursor = after ?? (await CallToolAsync("read_events", Arguments(("topic", topic), ("limit", 1L)), cancellationToken)).GetProperty("cursor").GetInt64();
-        var wait = (long)Math.Clamp(_options.RequestTimeout.TotalMilliseconds - 5_000, 0, 25_000);
+        var serverWait = (long)Math.Clamp(_options.RequestTimeout.TotalMilliseconds - 5_000, 0, 25_000);
         while (!cancellationToken.IsCancellationRequested)
         {
-            var arguments = new Dictionary<string, JsonElement>(Arguments(("topic", topic), ("after", cursor), ("limit", 100L), ("wait_ms", wait)));
+            var notified = await wakeup.EnsureAsync(Mcp, cancellationToken);
+            var arguments = new Dictionary<string, JsonElement>(Arguments(("topic", topic), ("after", cursor), ("limit", PageSize), ("wait_ms", notified ? 0L : serverWait)));
             if (filter is not null)
             {
                 arguments["filter"] = filter.ToJson();
             }
 
             var page = await CallToolAsync("read_events", arguments, cancellationToken);
+            var count = 0;
             foreach (var e in page.GetProperty("events").EnumerateArray())
             {
+                count++;
                 yield return TopicEvent.From(topic, e);
             }
 
             cursor = page.GetProperty("cursor").GetInt64();
+            if (notified && count < PageSize)
+            {
+                // Up to date: wait for the next notification; now and then read anyway, in case one was lost.
+                await wakeup.WaitAsync(NotificationSafetyRead, cancellationToken);
+            }
         }
     }
+
+    /// <summary>How long a notified subscription waits without news before it reads anyway.</summary>
+    private static readonly TimeSpan NotificationSafetyRead = TimeSpan.FromSeconds(10);
 
     /// <inheritdoc />
     public async ValueTask DisposeAsync()
@@ -199,6 +218,7 @@ public sealed class TributaryClient : IAsyncDisposable
         await Mcp.DisposeAsync();
         _reconnecting.Dispose();
         _tokens?.Dispose();
+        _metrics.Dispose();
     }
 
     /// <summary>Runs <paramref name="call"/> on the current connection with the request timeout, reconnecting and retrying transient failures.</summary>
@@ -265,6 +285,7 @@ public sealed class TributaryClient : IAsyncDisposable
             }
 
             Volatile.Write(ref _mcp, fresh);
+            _metrics.Reconnected();
             StatusChanged?.Invoke(this, ConnectionStatus.Connected);
             try
             {
@@ -328,7 +349,7 @@ public sealed class TributaryClient : IAsyncDisposable
 
         using var timeout = CancellationTokenSource.CreateLinkedTokenSource(cancellationToken);
         timeout.CancelAfter(options.RequestTimeout);
-        return await McpClient.CreateAsync(transport, new McpClientOptions { ClientInfo = new Implementation { Name = "tributary-client", Version = "0.1.0" } }, cancellationToken: timeout.Token);
+        return await McpClient.CreateAsync(transport, new McpClientOptions { ClientInfo = new Implementation { Name = "tributary-client", Version = "0.1.0" }, ProtocolVersion = options.ProtocolVersion }, options.LoggerFactory is { } loggers ? new WithoutTraceLoggerFactory(loggers) : null, timeout.Token);
     }
 
     private enum Failure
@@ -354,6 +375,9 @@ public sealed class TributaryClient : IAsyncDisposable
     };
 
     private static string Describe(Exception error) => error is HttpRequestException { StatusCode: { } status } ? $"HTTP {(int)status} {status}: {error.Message}" : error.Message;
+
+    private static Microsoft.Extensions.Logging.ILogger Logger(TributaryClientOptions options) =>
+        options.LoggerFactory?.CreateLogger("Tributary.Client") ?? Microsoft.Extensions.Logging.Abstractions.NullLogger.Instance;
 
     private static string Where(TributaryClientOptions options) => options.Transport == TributaryTransport.Stdio ? $"'{options.Command}'" : options.Endpoint!.ToString();
 

@@ -43,6 +43,9 @@ public sealed record TributaryClientOptions
     /// <summary>A Tributary API key (<c>trib_...</c>) sent as <c>X-API-Key</c> (HTTP and SSE), or as <c>TRIBUTARY_API_KEY</c> to a stdio server.</summary>
     public string? ApiKey { get; init; }
 
+    /// <summary>The MCP protocol revision to ask for, such as <c>2025-11-25</c>; by default the newest the SDK speaks, falling back to what the server offers.</summary>
+    public string? ProtocolVersion { get; init; }
+
     /// <summary>The longest one request may take before it is cancelled.</summary>
     public TimeSpan RequestTimeout { get; init; } = TimeSpan.FromSeconds(30);
 
@@ -54,6 +57,12 @@ public sealed record TributaryClientOptions
 
     /// <summary>Extra settings of the WebSocket (client certificates, TLS validation, proxy).</summary>
     public Action<System.Net.WebSockets.ClientWebSocketOptions>? ConfigureWebSocket { get; init; }
+
+    /// <summary>Where the client logs: each request's method and outcome at Debug, its parameters and result at Trace (secrets redacted), failures at Warning.</summary>
+    public Microsoft.Extensions.Logging.ILoggerFactory? LoggerFactory { get; init; }
+
+    /// <summary>Creates the <c>Tributary.Client</c> meter (request duration, requests, errors, reconnects); a meter of its own by default.</summary>
+    public System.Diagnostics.Metrics.IMeterFactory? MeterFactory { get; init; }
 
     /// <summary>Checks that the options are whole for their transport; a problem is an <see cref="ArgumentException"/>.</summary>
     public void Validate()

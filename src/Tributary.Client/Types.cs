@@ -105,6 +105,31 @@ public sealed record TopicFilter
     /// <summary>Data fields (dotted paths) and the JSON values they must equal.</summary>
     public IReadOnlyDictionary<string, JsonElement> Fields { get; init; } = new Dictionary<string, JsonElement>();
 
+    /// <summary>The topic's resource URI with this filter as its query, such as <c>tributary://topics/logs?min_severity=error</c>: what a subscription names.</summary>
+    internal static string ResourceUri(string topic, TopicFilter? filter)
+    {
+        var parts = new List<string>();
+        if (filter is not null)
+        {
+            Add("types", filter.Types.Count > 0 ? string.Join(',', filter.Types) : null);
+            Add("source", filter.Source);
+            Add("min_severity", filter.MinSeverity);
+            Add("message", filter.Message);
+            Add("fields", filter.Fields.Count > 0 ? TributaryClient.Json(filter.WriteFields).GetRawText() : null);
+        }
+
+        var uri = "tributary://topics/" + Uri.EscapeDataString(topic);
+        return parts.Count == 0 ? uri : uri + "?" + string.Join('&', parts);
+
+        void Add(string key, string? value)
+        {
+            if (value is not null)
+            {
+                parts.Add(key + "=" + Uri.EscapeDataString(value));
+            }
+        }
+    }
+
     internal JsonElement ToJson() => TributaryClient.Json(w =>
     {
         w.WriteStartObject();
@@ -136,18 +161,24 @@ public sealed record TopicFilter
 
         if (Fields.Count > 0)
         {
-            w.WriteStartObject("fields");
-            foreach (var (path, value) in Fields)
-            {
-                w.WritePropertyName(path);
-                value.WriteTo(w);
-            }
-
-            w.WriteEndObject();
+            w.WritePropertyName("fields");
+            WriteFields(w);
         }
 
         w.WriteEndObject();
     });
+
+    private void WriteFields(Utf8JsonWriter w)
+    {
+        w.WriteStartObject();
+        foreach (var (path, value) in Fields)
+        {
+            w.WritePropertyName(path);
+            value.WriteTo(w);
+        }
+
+        w.WriteEndObject();
+    }
 }
 
 /// <summary>A tool answered with an error the caller can act on (a bad argument, a refused statement, a denied scope).</summary>

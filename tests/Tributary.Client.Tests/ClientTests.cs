@@ -1,9 +1,14 @@
+using System.Diagnostics.Metrics;
 using System.Net;
 using System.Text.Json;
 using System.Text.Json.Serialization;
+using System.Threading.Channels;
+using Microsoft.Extensions.DependencyInjection;
+using Microsoft.Extensions.Logging;
 using Tributary.Core.Configuration;
 using Tributary.Server.Auth;
 using Tributary.Server.Hosting;
+using Tributary.Server.Mcp;
 using Tributary.Server.State;
 using Tributary.Testing;
 
@@ -57,6 +62,21 @@ public sealed class ClientServer : TributaryHttpServer
         ApiKey = key,
         Retry = new RetryPolicy { Attempts = 20, FirstDelay = TimeSpan.FromMilliseconds(100), MaxDelay = TimeSpan.FromSeconds(1) },
     };
+}
+
+/// <summary>Meters of one test only, told apart by their scope.</summary>
+internal sealed class ScopedMeterFactory : IMeterFactory
+{
+    private readonly List<Meter> _meters = [];
+
+    public Meter Create(MeterOptions options)
+    {
+        var meter = new Meter(options.Name, options.Version, options.Tags, this);
+        _meters.Add(meter);
+        return meter;
+    }
+
+    public void Dispose() => _meters.ForEach(m => m.Dispose());
 }
 
 public sealed record OrderRow([property: JsonPropertyName("id")] long Id, [property: JsonPropertyName("status")] string Status);
@@ -157,12 +177,140 @@ public sealed class ClientTests
         }
 
         await enough.Task.WaitAsync(stop.Token);
+        // It listens again on the new server.
+        await WaitUntilAsync(() => second.Services.GetRequiredService<TopicSubscriptions>().Active == 1);
         await stop.CancelAsync();
         await subscription;
         Assert.Equal([1, 2, 3, 4, 5], received.Select(e => e.Data.GetProperty("n").GetInt32()));
         Assert.Equal(received.Count, received.Select(e => e.Sequence).Distinct().Count());
         Assert.Contains(ConnectionStatus.Reconnecting, statuses);
         Assert.Contains(ConnectionStatus.Connected, statuses);
+    }
+
+    /// <summary>
+    /// The server notifies the subscription (a held <c>subscriptions/listen</c> at 2026-07-28, <c>resources/subscribe</c> on
+    /// an older session, over HTTP and WebSocket), the client reads each event once from its cursor, and when the enumeration
+    /// ends the server lets the subscription go.
+    /// </summary>
+    [Theory]
+    [InlineData(TributaryTransport.Http, null)]
+    [InlineData(TributaryTransport.Http, "2025-11-25")]
+    [InlineData(TributaryTransport.WebSocket, null)]
+    [InlineData(TributaryTransport.WebSocket, "2025-11-25")]
+    public async Task A_subscription_is_notified_by_the_server_in_either_era_and_released_when_it_ends(TributaryTransport transport, string? protocolVersion)
+    {
+        await using var server = new ClientServer();
+        await server.InitializeAsync();
+        var subscriptions = server.Services.GetRequiredService<TopicSubscriptions>();
+        var options = server.Options(server.CreateKey("follower")) with { ProtocolVersion = protocolVersion, Transport = transport };
+        if (transport == TributaryTransport.WebSocket)
+        {
+            options = options with { Endpoint = new Uri($"ws://127.0.0.1:{server.Port}/ws") };
+        }
+
+        await using var client = await TributaryClient.ConnectAsync(options);
+        Assert.Equal(protocolVersion ?? "2026-07-28", client.Mcp.NegotiatedProtocolVersion);
+        var received = Channel.CreateUnbounded<TopicEvent>();
+        using var stop = new CancellationTokenSource(TimeSpan.FromSeconds(60));
+        var following = Task.Run(async () =>
+        {
+            try
+            {
+                await foreach (var e in client.SubscribeAsync("orders", new TopicFilter { Types = ["order.paid"] }, cancellationToken: stop.Token))
+                {
+                    await received.Writer.WriteAsync(e);
+                }
+            }
+            catch (OperationCanceledException) when (stop.IsCancellationRequested)
+            {
+            }
+        });
+
+        await WaitUntilAsync(() => subscriptions.Active == 1);
+        await using (var publisher = await TributaryClient.ConnectAsync(server.Options(server.CreateKey("publisher"))))
+        {
+            for (var i = 1; i <= 3; i++)
+            {
+                await publisher.PublishAsync("orders", "order.created", JsonElement.Parse($$"""{"n":{{-i}}}"""));
+                await publisher.PublishAsync("orders", "order.paid", JsonElement.Parse($$"""{"n":{{i}}}"""));
+            }
+        }
+
+        var events = new List<TopicEvent>();
+        while (events.Count < 3)
+        {
+            events.Add(await received.Reader.ReadAsync(stop.Token));
+        }
+
+        Assert.Equal([1, 2, 3], events.Select(e => e.Data.GetProperty("n").GetInt32()));
+        Assert.All(events, e => Assert.Equal("order.paid", e.Type));
+        await stop.CancelAsync();
+        await following;
+        await WaitUntilAsync(() => subscriptions.Active == 0);
+        Assert.False(received.Reader.TryRead(out _));
+    }
+
+    /// <summary>Each request is logged (secrets redacted, in the parameters and in the result) and measured on the client's meter.</summary>
+    [Fact]
+    public async Task Requests_are_logged_without_secrets_and_measured()
+    {
+        await using var server = new ClientServer();
+        await server.InitializeAsync();
+        var key = server.CreateKey("observed");
+        var logs = new CollectedLogs();
+        using var loggers = LoggerFactory.Create(b => b.AddProvider(logs).SetMinimumLevel(LogLevel.Trace));
+        using var meters = new ScopedMeterFactory();
+        var measured = new List<(string Instrument, string Outcome)>();
+        using var listener = new MeterListener();
+        listener.InstrumentPublished = (instrument, l) =>
+        {
+            if (instrument.Meter.Scope == meters)
+            {
+                l.EnableMeasurementEvents(instrument);
+            }
+        };
+        listener.SetMeasurementEventCallback<long>((instrument, _, tags, _) => Record(instrument, tags));
+        listener.SetMeasurementEventCallback<double>((instrument, _, tags, _) => Record(instrument, tags));
+        listener.Start();
+
+        await using (var client = await TributaryClient.ConnectAsync(server.Options(key) with { LoggerFactory = loggers, MeterFactory = meters }))
+        {
+            const string jwt = "eyJhbGciOiJSUzI1NiJ9.eyJzdWIiOiJhZGEifQ.c2lnbmF0dXJl";
+            var parameters = new Dictionary<string, JsonElement> { ["token"] = JsonElement.Parse($"\"{jwt}\"") };
+            var row = Assert.Single(await client.QueryAsync("shop", "SELECT @token AS echoed", parameters).ToListAsync());
+            Assert.Equal(jwt, row["echoed"].GetString());
+            await Assert.ThrowsAsync<TributaryToolException>(() => client.QueryAsync("shop", "SELECT * FROM nowhere").ToListAsync().AsTask());
+
+            var text = logs.ToString();
+            Assert.Contains("tools/call query", text, StringComparison.Ordinal);
+            Assert.Contains(": ok in", text, StringComparison.Ordinal);
+            Assert.Contains(": tool_error in", text, StringComparison.Ordinal);
+            Assert.Contains("[redacted]", text, StringComparison.Ordinal);
+            Assert.DoesNotContain(jwt, text, StringComparison.Ordinal);
+            Assert.DoesNotContain(key, text, StringComparison.Ordinal);
+        }
+
+        lock (measured)
+        {
+            Assert.Contains(("tributary.client.requests", "ok"), measured);
+            Assert.Contains(("tributary.client.request.duration", "ok"), measured);
+            Assert.Contains(("tributary.client.errors", "tool_error"), measured);
+            Assert.DoesNotContain(("tributary.client.errors", "ok"), measured);
+        }
+
+        void Record(Instrument instrument, ReadOnlySpan<KeyValuePair<string, object?>> tags)
+        {
+            var outcome = "";
+            foreach (var (name, value) in tags)
+            {
+                outcome = name == "outcome" ? (string)value! : outcome;
+            }
+
+            lock (measured)
+            {
+                measured.Add((instrument.Name, outcome));
+            }
+        }
     }
 
     [Fact]

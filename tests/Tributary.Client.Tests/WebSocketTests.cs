@@ -4,6 +4,7 @@ using System.Text;
 using System.Text.Json;
 using ModelContextProtocol.Client;
 using ModelContextProtocol.Protocol;
+using ModelContextProtocol.Server;
 using Tributary.Testing;
 using Tributary.WebSockets;
 
@@ -118,6 +119,88 @@ public sealed class WebSocketTests
 
         // A tool error over WebSocket is a tool error, not a connection failure.
         await Assert.ThrowsAsync<TributaryToolException>(() => client.CallToolAsync("query", new Dictionary<string, JsonElement> { ["source"] = JsonElement.Parse("\"nope\""), ["sql"] = JsonElement.Parse("\"SELECT 1\"") }));
+    }
+
+    /// <summary>
+    /// A real SDK server over WebSocket whose tool never answers: the client's request times out, it ends with a clear
+    /// connection error, and the server is told with <c>notifications/cancelled</c> (the handler's token fires while the
+    /// connection is still open).
+    /// </summary>
+    [Fact]
+    public async Task A_server_that_never_answers_is_told_the_abandoned_request_is_cancelled()
+    {
+        var cancelled = 0;
+        var hang = McpServerTool.Create(
+            async (CancellationToken token) =>
+            {
+                try
+                {
+                    await Task.Delay(Timeout.Infinite, token);
+                }
+                finally
+                {
+                    Interlocked.Increment(ref cancelled);
+                }
+            },
+            new McpServerToolCreateOptions { Name = "hang" });
+        await using var upstream = LoopbackHttpServer.Start(async (context, stop) =>
+        {
+            var accepted = await context.AcceptWebSocketAsync(WebSocketTransport.SubProtocol);
+            await using var transport = new WebSocketTransport(accepted.WebSocket, "hanging server");
+            await using var server = McpServer.Create(transport, new McpServerOptions { ToolCollection = [hang] });
+            try
+            {
+                await server.RunAsync(stop);
+            }
+            catch (Exception e) when (e is OperationCanceledException or WebSocketException)
+            {
+                // The client gave up on this connection.
+            }
+        });
+
+        var options = new TributaryClientOptions
+        {
+            Transport = TributaryTransport.WebSocket,
+            Endpoint = new Uri($"ws://127.0.0.1:{upstream.Port}/"),
+            RequestTimeout = TimeSpan.FromSeconds(1),
+            Retry = new RetryPolicy { Attempts = 1 },
+        };
+        await using var client = await TributaryClient.ConnectAsync(options);
+        var error = await Assert.ThrowsAsync<TributaryConnectionException>(() => client.CallToolAsync("hang"));
+        Assert.Contains("did not answer after 1 tries", error.Message, StringComparison.Ordinal);
+
+        // The connection is still open: only the notification can have ended the handler.
+        for (var attempt = 0; attempt < 200 && Volatile.Read(ref cancelled) == 0; attempt++)
+        {
+            await Task.Delay(50);
+        }
+
+        Assert.Equal(1, Volatile.Read(ref cancelled));
+    }
+
+    /// <summary>A server that closes the socket half-way through its answer: a clear connection error, not a hang.</summary>
+    [Fact]
+    public async Task A_server_that_closes_the_socket_mid_message_ends_in_a_connection_error()
+    {
+        await using var upstream = LoopbackHttpServer.Start(async (context, stop) =>
+        {
+            var accepted = await context.AcceptWebSocketAsync(WebSocketTransport.SubProtocol);
+            var socket = accepted.WebSocket;
+            var buffer = new byte[64 * 1024];
+            await socket.ReceiveAsync(buffer, stop);
+            await socket.SendAsync("{\"jsonrpc\":\"2.0\",\"id\":1,\"result\":{\"protocolVer"u8.ToArray(), WebSocketMessageType.Text, endOfMessage: false, stop);
+            socket.Abort();
+        });
+
+        var options = new TributaryClientOptions
+        {
+            Transport = TributaryTransport.WebSocket,
+            Endpoint = new Uri($"ws://127.0.0.1:{upstream.Port}/"),
+            RequestTimeout = TimeSpan.FromSeconds(5),
+            Retry = new RetryPolicy { Attempts = 2, FirstDelay = TimeSpan.FromMilliseconds(50) },
+        };
+        var error = await Assert.ThrowsAsync<TributaryConnectionException>(() => TributaryClient.ConnectAsync(options));
+        Assert.Contains($"127.0.0.1:{upstream.Port}", error.Message, StringComparison.Ordinal);
     }
 
     private static Uri WebSocketUri(ClientServer server) => new($"ws://127.0.0.1:{server.Port}/ws");

@@ -39,9 +39,9 @@ internal sealed class WebSocketEndpoint(IOptions<McpServerOptions> options, ILog
         {
             await server.RunAsync(context.RequestAborted);
         }
-        catch (OperationCanceledException) when (context.RequestAborted.IsCancellationRequested)
+        catch (Exception e) when (e is System.Net.WebSockets.WebSocketException || (e is OperationCanceledException && context.RequestAborted.IsCancellationRequested))
         {
-            // The client went away.
+            // The client went away (without the closing handshake, perhaps mid-message).
         }
         finally
         {
