@@ -76,6 +76,54 @@ public sealed class ClientCommandsTests
         Assert.DoesNotContain("order.", subscriber.StandardOutput, StringComparison.Ordinal);
     }
 
+    /// <summary><c>subscribe</c> outlives a server restart: it says so on stderr and resumes from its cursor, each event once.</summary>
+    [Fact]
+    public async Task Subscribe_resumes_from_its_cursor_after_the_server_restarts()
+    {
+        var directory = TestPaths.NewTempDirectory();
+        var data = DemoDatabase.DataDirectory();
+        var address = $"127.0.0.1:{TestPaths.FreePort()}";
+        var server = TributaryProcess.Start(directory, null, "serve", "--http", address, "--data-dir", data);
+        var endpoint = await server.WaitForEndpointAsync(Patience);
+        long cursor;
+        await using (var publisher = await McpClient.CreateAsync(new HttpClientTransport(new HttpClientTransportOptions { Endpoint = endpoint })))
+        {
+            cursor = JsonDocument.Parse((await publisher.CallToolAsync("read_events", new Dictionary<string, object?> { ["topic"] = "orders", ["limit"] = 1 })).StructuredContent!.Value.GetRawText()).RootElement.GetProperty("cursor").GetInt64();
+            await publisher.CallToolAsync("publish_event", new Dictionary<string, object?> { ["topic"] = "orders", ["type"] = "test.marker", ["data"] = new { n = 1 } });
+        }
+
+        using var subscriber = ChildProcess.Start(
+            TestPaths.DotnetHost,
+            [TestPaths.CliDll, "subscribe", "orders", "--types", "test.marker", "--after", cursor.ToString(System.Globalization.CultureInfo.InvariantCulture), "--url", endpoint.ToString(), "--json", "--timeout", "5"],
+            directory,
+            new Regex("\"n\":2"));
+        await WaitUntilAsync(() => subscriber.StandardOutput.Contains("\"n\":1", StringComparison.Ordinal));
+
+        // The server stops (its process ends) and a new one starts on the same address and data.
+        server.Dispose();
+        using var restarted = TributaryProcess.Start(directory, null, "serve", "--http", address, "--data-dir", data);
+        await restarted.WaitForEndpointAsync(Patience);
+        await using (var publisher = await McpClient.CreateAsync(new HttpClientTransport(new HttpClientTransportOptions { Endpoint = endpoint })))
+        {
+            await publisher.CallToolAsync("publish_event", new Dictionary<string, object?> { ["topic"] = "orders", ["type"] = "test.marker", ["data"] = new { n = 2 } });
+        }
+
+        await subscriber.WaitForReadyAsync(Patience);
+        var numbers = subscriber.StandardOutput.Split('\n', StringSplitOptions.RemoveEmptyEntries).Select(l => JsonDocument.Parse(l).RootElement.GetProperty("data").GetProperty("n").GetInt32());
+        Assert.Equal([1, 2], numbers);
+        Assert.Contains("tributary: reconnected", subscriber.StandardError, StringComparison.Ordinal);
+    }
+
+    private static async Task WaitUntilAsync(Func<bool> condition)
+    {
+        for (var attempt = 0; attempt < 600 && !condition(); attempt++)
+        {
+            await Task.Delay(50);
+        }
+
+        Assert.True(condition());
+    }
+
     private static async Task<(string Output, string Error)> RunAsync(string directory, int expectedExit, params string[] arguments)
     {
         using var process = TributaryProcess.Start(directory, null, arguments);

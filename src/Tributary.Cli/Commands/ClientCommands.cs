@@ -119,19 +119,25 @@ internal static class ClientCommands
         yield return Command("query", "Run a read-only query and print every row", [querySource, sql, parameters, maxRows], async (client, parse, json) =>
         {
             var given = Object(parse.GetValue(parameters), "--params");
-            Table? rows = null;
-            await foreach (var row in client.QueryAsync(parse.GetValue(querySource)!, parse.GetValue(sql)!, given, parse.GetValue(maxRows)))
+            var rows = await LiveProgress.RunAsync(json, "running the query", async progress =>
             {
-                if (json)
+                Table? table = null;
+                await foreach (var row in client.QueryAsync(parse.GetValue(querySource)!, parse.GetValue(sql)!, given, parse.GetValue(maxRows)))
                 {
-                    // One JSON object per line, as rows arrive page by page.
-                    Console.Out.WriteLine(row.ToObject().GetRawText());
-                    continue;
+                    if (json)
+                    {
+                        // One JSON object per line, as rows arrive page by page.
+                        Console.Out.WriteLine(row.ToObject().GetRawText());
+                        continue;
+                    }
+
+                    table ??= new Table().AddColumns([.. row.Columns.Select(Markup.Escape)]);
+                    table.AddRow([.. row.Values.Select(v => Markup.Escape(v.ValueKind == JsonValueKind.String ? v.GetString()! : v.GetRawText()))]);
+                    progress($"reading rows: {table.Rows.Count:N0}");
                 }
 
-                rows ??= new Table().AddColumns([.. row.Columns.Select(Markup.Escape)]);
-                rows.AddRow([.. row.Values.Select(v => Markup.Escape(v.ValueKind == JsonValueKind.String ? v.GetString()! : v.GetRawText()))]);
-            }
+                return table;
+            });
 
             if (!json)
             {
@@ -179,9 +185,12 @@ internal static class ClientCommands
             }
 
             var source = parse.GetValue(generateSource)!;
-            var kind = (await client.ListSourcesAsync()).Sources.FirstOrDefault(s => s.Name == source)?.Kind ?? "sqlite";
             var tables = parse.GetValue(generateTables)?.Split(',', StringSplitOptions.RemoveEmptyEntries | StringSplitOptions.TrimEntries) ?? [];
-            var text = Tributary.Core.Generation.ModelGenerator.Generate(await client.DescribeSchemaAsync(source), target, source, kind, tables);
+            var text = await LiveProgress.RunAsync(json, $"reading the schema of {source}", async _ =>
+            {
+                var kind = (await client.ListSourcesAsync()).Sources.FirstOrDefault(s => s.Name == source)?.Kind ?? "sqlite";
+                return Tributary.Core.Generation.ModelGenerator.Generate(await client.DescribeSchemaAsync(source), target, source, kind, tables);
+            });
             if (parse.GetValue(output) is { } folder)
             {
                 Directory.CreateDirectory(folder);
@@ -316,8 +325,17 @@ internal static class ClientCommands
 
         try
         {
-            await using var client = await TributaryClient.ConnectAsync(options, cancellationToken);
-            return await action(client, parse.GetValue(target.Json));
+            var json = parse.GetValue(target.Json);
+            await using var client = await LiveProgress.RunAsync(json, $"connecting to {options.Endpoint?.ToString() ?? options.Command}", _ => TributaryClient.ConnectAsync(options, cancellationToken));
+            // People and scripts both learn of a lost connection on stderr; the command carries on once it is back.
+            client.StatusChanged += (_, status) =>
+            {
+                if (status != ConnectionStatus.Lost)
+                {
+                    Console.Error.WriteLine(status == ConnectionStatus.Reconnecting ? "tributary: the connection was lost; reconnecting" : "tributary: reconnected");
+                }
+            };
+            return await action(client, json);
         }
         catch (ArgumentException e)
         {
