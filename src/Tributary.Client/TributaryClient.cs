@@ -17,15 +17,17 @@ public sealed class TributaryClient : IAsyncDisposable
 {
     private readonly TributaryClientOptions _options;
     private readonly TokenSource? _tokens;
+    private readonly HttpClient? _ownedHttp;
     private readonly SemaphoreSlim _reconnecting = new(1, 1);
     private readonly ClientMetrics _metrics;
     private readonly ClientRequests _requests;
     private McpClient _mcp;
 
-    private TributaryClient(TributaryClientOptions options, TokenSource? tokens, McpClient mcp)
+    private TributaryClient(TributaryClientOptions options, TokenSource? tokens, HttpClient? ownedHttp, McpClient mcp)
     {
         _options = options;
         _tokens = tokens;
+        _ownedHttp = ownedHttp;
         _mcp = mcp;
         _metrics = new ClientMetrics(options.MeterFactory);
         _requests = new ClientRequests(Logger(options), _metrics);
@@ -43,11 +45,32 @@ public sealed class TributaryClient : IAsyncDisposable
         ArgumentNullException.ThrowIfNull(options);
         options.Validate();
         var tokens = options.OAuth is { } oauth ? new TokenSource(oauth, oauth.Resource ?? options.Endpoint!.ToString(), options.HttpClient ?? SharedHttp) : null;
+        var ownedHttp = options.Transport is TributaryTransport.Http or TributaryTransport.Sse && ClientTls.Needed(options) ? ClientTls.CreateHttpClient(options) : null;
+        try
+        {
+            return await ConnectAsync(ownedHttp is null ? options : options with { HttpClient = ownedHttp }, tokens, ownedHttp, cancellationToken);
+        }
+        catch
+        {
+            ownedHttp?.Dispose();
+            tokens?.Dispose();
+            throw;
+        }
+    }
+
+    private static async Task<TributaryClient> ConnectAsync(TributaryClientOptions options, TokenSource? tokens, HttpClient? ownedHttp, CancellationToken cancellationToken)
+    {
         for (var attempt = 1; ; attempt++)
         {
             try
             {
-                return new TributaryClient(options, tokens, await CreateAsync(options, tokens, renewToken: false, cancellationToken));
+                return new TributaryClient(options, tokens, ownedHttp, await CreateAsync(options, tokens, renewToken: false, cancellationToken));
+            }
+            catch (Exception e) when (TlsFailure(e) is { } tls)
+            {
+                // A certificate problem does not go away by trying again.
+                throw new TributaryConnectionException(
+                    $"the TLS handshake with {Where(options)} failed: {tls.Message} Check that the server's certificate is valid for its name and trusted (TrustedAuthority for a private authority), and the client certificate if the server asks for one.", e);
             }
             catch (Exception e) when (!cancellationToken.IsCancellationRequested && Classify(e, cancellationToken) == Failure.Permanent && e is not ArgumentException)
             {
@@ -71,11 +94,21 @@ public sealed class TributaryClient : IAsyncDisposable
         }
     }
 
-    /// <summary>Calls a tool and returns its structured result; a tool error is a <see cref="TributaryToolException"/>.</summary>
+    /// <summary>Calls a tool and returns its structured result; a tool error, an unknown tool or arguments the server refuses are a <see cref="TributaryToolException"/>.</summary>
     public Task<JsonElement> CallToolAsync(string name, IReadOnlyDictionary<string, JsonElement>? arguments = null, CancellationToken cancellationToken = default) =>
         RunAsync(async (client, token) =>
         {
-            var result = await _requests.SendAsync<CallToolRequestParams, CallToolResult>(client, RequestMethods.ToolsCall, name, new CallToolRequestParams { Name = name, Arguments = arguments?.ToDictionary(a => a.Key, a => a.Value) }, token);
+            CallToolResult result;
+            try
+            {
+                result = await _requests.SendAsync<CallToolRequestParams, CallToolResult>(client, RequestMethods.ToolsCall, name, new CallToolRequestParams { Name = name, Arguments = arguments?.ToDictionary(a => a.Key, a => a.Value) }, token);
+            }
+            catch (McpProtocolException e) when (e.ErrorCode is McpErrorCode.InvalidParams or McpErrorCode.MethodNotFound)
+            {
+                // A tool this caller may not use (or that does not exist), or arguments the server would not take.
+                throw new TributaryToolException(name, e.Message);
+            }
+
             var text = string.Concat(result.Content.OfType<TextContentBlock>().Select(b => b.Text));
             if (result.IsError == true)
             {
@@ -218,6 +251,7 @@ public sealed class TributaryClient : IAsyncDisposable
         await Mcp.DisposeAsync();
         _reconnecting.Dispose();
         _tokens?.Dispose();
+        _ownedHttp?.Dispose();
         _metrics.Dispose();
     }
 
@@ -332,7 +366,7 @@ public sealed class TributaryClient : IAsyncDisposable
 
             if (options.Transport == TributaryTransport.WebSocket)
             {
-                transport = new Tributary.WebSockets.WebSocketClientTransport(options.Endpoint!, headers, options.ConfigureWebSocket);
+                transport = new Tributary.WebSockets.WebSocketClientTransport(options.Endpoint!, headers, ClientTls.ConfigureWebSocket(options));
             }
             else
             {
@@ -364,6 +398,7 @@ public sealed class TributaryClient : IAsyncDisposable
     {
         _ when caller.IsCancellationRequested => Failure.Permanent,
         TributaryToolException => Failure.Permanent,
+        _ when TlsFailure(error) is not null => Failure.Permanent,
         HttpRequestException { StatusCode: HttpStatusCode.Unauthorized or HttpStatusCode.Forbidden } => Failure.Authentication,
         HttpRequestException { StatusCode: null or HttpStatusCode.NotFound or HttpStatusCode.TooManyRequests or >= HttpStatusCode.InternalServerError } => Failure.Transient,
         InvalidDataException => Failure.Permanent,
@@ -373,6 +408,20 @@ public sealed class TributaryClient : IAsyncDisposable
         McpException when error.Message.Contains("session", StringComparison.OrdinalIgnoreCase) => Failure.Transient,
         _ => Failure.Permanent,
     };
+
+    /// <summary>The TLS handshake's failure inside <paramref name="error"/>, if that is what it is.</summary>
+    private static System.Security.Authentication.AuthenticationException? TlsFailure(Exception? error)
+    {
+        for (; error is not null; error = error.InnerException)
+        {
+            if (error is System.Security.Authentication.AuthenticationException tls)
+            {
+                return tls;
+            }
+        }
+
+        return null;
+    }
 
     private static string Describe(Exception error) => error is HttpRequestException { StatusCode: { } status } ? $"HTTP {(int)status} {status}: {error.Message}" : error.Message;
 

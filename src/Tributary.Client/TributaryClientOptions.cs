@@ -52,8 +52,14 @@ public sealed record TributaryClientOptions
     /// <summary>Retries of transient failures.</summary>
     public RetryPolicy Retry { get; init; } = new();
 
-    /// <summary>The HTTP client to use (for TLS settings or client certificates); a new one by default.</summary>
+    /// <summary>The HTTP client to use (for proxies or TLS settings of your own); a new one by default.</summary>
     public HttpClient? HttpClient { get; init; }
+
+    /// <summary>A client certificate (with its private key) presented to a server that asks for one (mTLS), over HTTPS, SSE and WSS.</summary>
+    public System.Security.Cryptography.X509Certificates.X509Certificate2? ClientCertificate { get; init; }
+
+    /// <summary>A private certificate authority that issued the server's certificate: trusted for this server instead of the system's roots.</summary>
+    public System.Security.Cryptography.X509Certificates.X509Certificate2? TrustedAuthority { get; init; }
 
     /// <summary>Extra settings of the WebSocket (client certificates, TLS validation, proxy).</summary>
     public Action<System.Net.WebSockets.ClientWebSocketOptions>? ConfigureWebSocket { get; init; }
@@ -80,6 +86,16 @@ public sealed record TributaryClientOptions
         if (Transport == TributaryTransport.Stdio && string.IsNullOrWhiteSpace(Command))
         {
             throw new ArgumentException("Stdio needs the Command that starts the server, such as tributary with Arguments serve --stdio");
+        }
+
+        if (HttpClient is not null && (ClientCertificate is not null || TrustedAuthority is not null))
+        {
+            throw new ArgumentException("ClientCertificate and TrustedAuthority configure the client's own HTTP client: with an HttpClient of yours, set them on its handler instead");
+        }
+
+        if (ClientCertificate is { HasPrivateKey: false })
+        {
+            throw new ArgumentException($"the client certificate '{ClientCertificate.Subject}' has no private key: load it with its key (PEM certificate and key, or PKCS#12)");
         }
 
         if (RequestTimeout <= TimeSpan.Zero)

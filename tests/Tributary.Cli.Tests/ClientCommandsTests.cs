@@ -114,6 +114,29 @@ public sealed class ClientCommandsTests
         Assert.Contains("tributary: reconnected", subscriber.StandardError, StringComparison.Ordinal);
     }
 
+    /// <summary>mTLS from the command line: a PEM client certificate and the server's private authority; without the authority, exit 3 naming TLS.</summary>
+    [Fact]
+    public async Task Client_certificates_and_a_private_authority_come_from_pem_files()
+    {
+        await using var server = new MtlsServer();
+        await server.InitializeAsync();
+        var directory = TestPaths.NewTempDirectory();
+        var certificate = Path.Combine(directory, "ci-runner.pem");
+        await File.WriteAllTextAsync(certificate, server.CiRunner.ExportCertificatePem() + "\n" + System.Security.Cryptography.X509Certificates.RSACertificateExtensions.GetRSAPrivateKey(server.CiRunner)!.ExportPkcs8PrivateKeyPem());
+        var authority = Path.Combine(directory, "ca.pem");
+        await File.WriteAllTextAsync(authority, server.Authority.ExportCertificatePem());
+        var url = server.McpEndpoint.ToString();
+
+        var sources = await RunAsync(directory, 0, "sources", "--url", url, "--cert", certificate, "--ca", authority, "--json");
+        Assert.Contains("\"shop\"", sources.Output, StringComparison.Ordinal);
+
+        var untrusted = await RunAsync(directory, 3, "sources", "--url", url, "--cert", certificate);
+        Assert.Contains("TLS handshake", untrusted.Error, StringComparison.Ordinal);
+
+        var unreadable = await RunAsync(directory, 2, "sources", "--url", url, "--cert", authority);
+        Assert.Contains("--cert", unreadable.Error, StringComparison.Ordinal);
+    }
+
     private static async Task WaitUntilAsync(Func<bool> condition)
     {
         for (var attempt = 0; attempt < 600 && !condition(); attempt++)

@@ -1,4 +1,6 @@
 using System.CommandLine;
+using System.Security.Cryptography;
+using System.Security.Cryptography.X509Certificates;
 using System.Text.Json;
 using Spectre.Console;
 using Tributary.Client;
@@ -257,7 +259,7 @@ internal static class ClientCommands
     }
 
     /// <summary>The connection options every client command takes.</summary>
-    internal sealed record Target(Option<string?> Url, Option<string?> Sse, Option<string?> Ws, Option<string?> Stdio, Option<string?> Token, Option<string?> ApiKey, Option<bool> Json, Option<int> Timeout)
+    internal sealed record Target(Option<string?> Url, Option<string?> Sse, Option<string?> Ws, Option<string?> Stdio, Option<string?> Token, Option<string?> ApiKey, Option<string?> Cert, Option<string?> CertKey, Option<string?> Ca, Option<bool> Json, Option<int> Timeout)
     {
         public static Target Create() => new(
             new Option<string?>("--url") { Description = $"Streamable HTTP endpoint, such as http://127.0.0.1:8080/mcp (default ${UrlVariable})" },
@@ -266,13 +268,16 @@ internal static class ClientCommands
             new Option<string?>("--stdio") { Description = "Start the server with this command line, such as \"tributary serve --stdio\"" },
             new Option<string?>("--token") { Description = $"Bearer token (default ${TokenVariable})" },
             new Option<string?>("--api-key") { Description = $"API key, trib_... (default ${Tributary.Core.Configuration.AuthConfig.StdioKeyVariable})" },
+            new Option<string?>("--cert") { Description = "Client certificate for mTLS: a PEM file, with its private key unless --cert-key names another" },
+            new Option<string?>("--cert-key") { Description = "The client certificate's private key (PEM)" },
+            new Option<string?>("--ca") { Description = "The private authority (PEM) that issued the server's certificate, trusted for this server" },
             new Option<bool>("--json") { Description = "JSON for scripts instead of tables" },
             new Option<int>("--timeout") { Description = "Seconds one request may take", DefaultValueFactory = _ => 30 });
 
         /// <summary>Adds the options to <paramref name="command"/> (without <c>--json</c> when it has its own output).</summary>
         public void AddTo(Command command, bool json = true)
         {
-            foreach (var option in new Option[] { Url, Sse, Ws, Stdio, Token, ApiKey, Timeout })
+            foreach (var option in new Option[] { Url, Sse, Ws, Stdio, Token, ApiKey, Cert, CertKey, Ca, Timeout })
             {
                 command.Options.Add(option);
             }
@@ -395,9 +400,28 @@ internal static class ClientCommands
             BearerToken = parse.GetValue(target.Token) ?? Environment.GetEnvironmentVariable(TokenVariable),
             ApiKey = parse.GetValue(target.ApiKey) ?? Environment.GetEnvironmentVariable(Tributary.Core.Configuration.AuthConfig.StdioKeyVariable),
             RequestTimeout = TimeSpan.FromSeconds(seconds),
+            ClientCertificate = parse.GetValue(target.Cert) is { } cert ? Pem("--cert", cert, () => X509Certificate2.CreateFromPemFile(cert, parse.GetValue(target.CertKey))) : null,
+            TrustedAuthority = parse.GetValue(target.Ca) is { } ca ? Pem("--ca", ca, () =>
+            {
+                var authorities = new X509Certificate2Collection();
+                authorities.ImportFromPemFile(ca);
+                return authorities.Count > 0 ? authorities[0] : throw new CryptographicException("it holds no certificate");
+            }) : null,
         };
         options.Validate();
         return options;
+    }
+
+    private static X509Certificate2 Pem(string option, string path, Func<X509Certificate2> load)
+    {
+        try
+        {
+            return load();
+        }
+        catch (Exception e) when (e is CryptographicException or IOException or UnauthorizedAccessException)
+        {
+            throw new ArgumentException($"{option} {path}: cannot read a PEM certificate{(option == "--cert" ? " and its key" : "")}: {e.Message}", e);
+        }
     }
 
     /// <summary>Splits a command line into words (double quotes group; no shell is involved).</summary>
