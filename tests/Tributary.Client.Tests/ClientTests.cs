@@ -189,7 +189,7 @@ public sealed class ClientTests
 
     /// <summary>
     /// The server notifies the subscription (a held <c>subscriptions/listen</c> at 2026-07-28, <c>resources/subscribe</c> on
-    /// an older session, over HTTP and WebSocket), the client reads each event once from its cursor, and when the enumeration
+    /// an older session, over HTTP, WebSocket and legacy SSE), the client reads each event once from its cursor, and when the enumeration
     /// ends the server lets the subscription go.
     /// </summary>
     [Theory]
@@ -197,16 +197,19 @@ public sealed class ClientTests
     [InlineData(TributaryTransport.Http, "2025-11-25")]
     [InlineData(TributaryTransport.WebSocket, null)]
     [InlineData(TributaryTransport.WebSocket, "2025-11-25")]
+    [InlineData(TributaryTransport.Sse, "2025-11-25")]
     public async Task A_subscription_is_notified_by_the_server_in_either_era_and_released_when_it_ends(TributaryTransport transport, string? protocolVersion)
     {
         await using var server = new ClientServer();
         await server.InitializeAsync();
         var subscriptions = server.Services.GetRequiredService<TopicSubscriptions>();
         var options = server.Options(server.CreateKey("follower")) with { ProtocolVersion = protocolVersion, Transport = transport };
-        if (transport == TributaryTransport.WebSocket)
+        options = transport switch
         {
-            options = options with { Endpoint = new Uri($"ws://127.0.0.1:{server.Port}/ws") };
-        }
+            TributaryTransport.WebSocket => options with { Endpoint = new Uri($"ws://127.0.0.1:{server.Port}/ws") },
+            TributaryTransport.Sse => options with { Endpoint = new Uri(server.BaseAddress, "/sse") },
+            _ => options,
+        };
 
         await using var client = await TributaryClient.ConnectAsync(options);
         Assert.Equal(protocolVersion ?? "2026-07-28", client.Mcp.NegotiatedProtocolVersion);
@@ -355,6 +358,22 @@ public sealed class ClientTests
         var count = Assert.Single(await client.QueryAsync("shop", "SELECT count(*) AS n FROM customers").ToListAsync());
         Assert.True(count["n"].GetInt64() > 0);
         Assert.Contains("orders", await client.ReadResourceAsync("tributary://sources/shop/schema"), StringComparison.Ordinal);
+
+        // Following a topic over stdio (2026-07-28: subscriptions/listen on the same pipe as the reads).
+        Assert.Equal("2026-07-28", client.Mcp.NegotiatedProtocolVersion);
+        using var stop = new CancellationTokenSource(TimeSpan.FromSeconds(60));
+        var first = client.SubscribeAsync("orders", new TopicFilter { Types = ["test.marker"] }, cancellationToken: stop.Token).FirstAsync(stop.Token);
+        var published = 0L;
+        while (!first.IsCompleted)
+        {
+            // The subscription starts from now on: publish until it has seen one.
+            published = await client.PublishAsync("orders", "test.marker", JsonElement.Parse("""{"n":1}"""));
+            await Task.WhenAny(first.AsTask(), Task.Delay(200, stop.Token));
+        }
+
+        var marker = await first;
+        Assert.Equal("test.marker", marker.Type);
+        Assert.True(marker.Sequence <= published);
     }
 
     private static async Task WaitUntilAsync(Func<bool> condition)
