@@ -44,7 +44,7 @@ internal static class SubscribeBench
             var md = new StringBuilder();
             md.AppendLine(CultureInfo.InvariantCulture, $"## Subscribe latency, {DateTimeOffset.UtcNow:yyyy-MM-dd HH:mm} UTC");
             md.AppendLine();
-            md.AppendLine(CultureInfo.InvariantCulture, $"Machine: {Environment.ProcessorCount} cores, .NET {Environment.Version}; load generator and server share the cores. One Tributary JIT server on the demo data (its activity simulator publishes to the same topic now and then). One `Tributary.Client` subscriber (`SubscribeAsync(\"orders\", types: bench.tick)`, long-poll `read_events` with its cursor) and one publisher client; {count} events at 20 a second, each timed from sending its `publish_event` to the subscriber's enumerator yielding it. A warm-up round first, not recorded.");
+            md.AppendLine(CultureInfo.InvariantCulture, $"Machine: {Environment.ProcessorCount} cores, .NET {Environment.Version}; load generator and server share the cores. One Tributary JIT server on the demo data (its activity simulator publishes to the same topic now and then). One `Tributary.Client` subscriber (`SubscribeAsync(\"orders\", types: bench.tick)`: woken by `subscriptions/listen`, then `read_events` from its cursor) and one publisher client; {count} events at 20 a second, each timed from sending its `publish_event` to the subscriber's enumerator yielding it. A warm-up round first, not recorded.");
             md.AppendLine();
             md.AppendLine("| transport | delivered | lost | p50 ms | p99 ms | max ms |");
             md.AppendLine("|---|---:|---:|---:|---:|---:|");
