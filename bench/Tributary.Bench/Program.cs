@@ -23,6 +23,11 @@ if (args is ["subscribe", .. var subscribeArgs])
     return await SubscribeBench.RunAsync(subscribeArgs);
 }
 
+if (args is ["compression", .. var compressionArgs])
+{
+    return await CompressionBench.RunAsync(compressionArgs);
+}
+
 var options = BenchOptions.Parse(args);
 if (options is null)
 {

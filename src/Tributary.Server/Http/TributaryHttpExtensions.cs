@@ -1,12 +1,13 @@
 using Microsoft.AspNetCore.Routing;
 using Microsoft.AspNetCore.Builder;
 using Microsoft.AspNetCore.Http;
+using Microsoft.AspNetCore.ResponseCompression;
 using Microsoft.Extensions.DependencyInjection;
 using ModelContextProtocol.AspNetCore;
 
 namespace Tributary.Server.Http;
 
-/// <summary>Tributary's HTTP transport: Streamable HTTP at <c>/mcp</c> in hybrid session mode, legacy HTTP+SSE at <c>/sse</c>.</summary>
+/// <summary>Tributary's HTTP transport: Streamable HTTP at <c>/mcp</c> in hybrid session mode, legacy HTTP+SSE at <c>/sse</c>; JSON answers compressed (Brotli or gzip) when the client accepts it.</summary>
 public static class TributaryHttpExtensions
 {
     /// <summary>The Streamable HTTP endpoint.</summary>
@@ -19,8 +20,20 @@ public static class TributaryHttpExtensions
     /// Serves 2026-07-28 clients statelessly and gives <c>initialize</c> clients a session, on one endpoint,
     /// and keeps the legacy HTTP+SSE transport for older clients.
     /// </summary>
-    public static IMcpServerBuilder WithTributaryHttpTransport(this IMcpServerBuilder builder) =>
-        builder.WithHttpTransport(options =>
+    public static IMcpServerBuilder WithTributaryHttpTransport(this IMcpServerBuilder builder)
+    {
+        ArgumentNullException.ThrowIfNull(builder);
+        builder.Services.AddResponseCompression(options =>
+        {
+            // JSON answers, and the event streams that carry MCP answers (flushed event by event, see EventStreamCompression).
+            options.EnableForHttps = true;
+            options.MimeTypes = ["application/json", "text/plain", "text/event-stream"];
+            options.Providers.Add<BrotliCompressionProvider>();
+            options.Providers.Add<GzipCompressionProvider>();
+        });
+        builder.Services.Configure<BrotliCompressionProviderOptions>(o => o.Level = System.IO.Compression.CompressionLevel.Optimal);
+        builder.Services.Configure<GzipCompressionProviderOptions>(o => o.Level = System.IO.Compression.CompressionLevel.Optimal);
+        return builder.WithHttpTransport(options =>
         {
             options.SessionMode = HttpServerSessionMode.StatefulForInitializeClients;
 #pragma warning disable MCP9004 // The legacy SSE transport is deprecated by the spec, and still used by older clients.
@@ -30,6 +43,7 @@ public static class TributaryHttpExtensions
             options.RunSessionHandler = RunSessionAsync;
 #pragma warning restore MCPEXP002
         });
+    }
 
     /// <summary>Runs a session; when it ends (the client left, or it timed out) its topic subscriptions end with it.</summary>
     private static async Task RunSessionAsync(HttpContext context, ModelContextProtocol.Server.McpServer session, CancellationToken cancellationToken)
@@ -50,6 +64,8 @@ public static class TributaryHttpExtensions
     {
         ArgumentNullException.ThrowIfNull(app);
         app.UseMiddleware<HttpSafetyMiddleware>(safety);
+        app.UseResponseCompression();
+        app.UseMiddleware<EventStreamCompression>();
         if (app.Services.GetService<Core.Configuration.TributaryConfig>()?.Auth is { Enabled: true } auth)
         {
             if (auth.OAuth is not null)
