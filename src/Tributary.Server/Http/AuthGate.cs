@@ -8,7 +8,7 @@ using Tributary.Server.State;
 namespace Tributary.Server.Http;
 
 /// <summary>
-/// Where a request must show who it is, once authentication is configured. Open: <c>/healthz</c>, the protected resource
+/// Where a request must show who it is, once authentication is configured. Open: <c>/healthz</c>, <c>/readyz</c>, the protected resource
 /// metadata, and webhooks (they carry their own signature). Everything else: no valid credentials is 401 with a
 /// <c>WWW-Authenticate</c> challenge (pointing OAuth clients to the resource metadata); a JSON-RPC request the caller's
 /// scopes do not allow is 403 <c>insufficient_scope</c> naming the scope; too many requests is 429 with
@@ -26,7 +26,7 @@ public sealed partial class AuthGate(RequestDelegate next, Authenticator authent
     {
         ArgumentNullException.ThrowIfNull(context);
         var path = context.Request.Path;
-        if (path == "/healthz" || path.StartsWithSegments(TributaryAuthentication.MetadataPath) || path.StartsWithSegments("/hooks"))
+        if (path == "/healthz" || path == ReadinessEndpoint.Path || path.StartsWithSegments(TributaryAuthentication.MetadataPath) || path.StartsWithSegments("/hooks"))
         {
             await next(context);
             return;

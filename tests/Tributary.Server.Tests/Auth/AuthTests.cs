@@ -38,6 +38,7 @@ public sealed class AuthTests(AuthServer server) : IClassFixture<AuthServer>
         }
 
         Assert.Equal("ok", await http.GetStringAsync(new Uri(server.BaseAddress, "/healthz")));
+        Assert.StartsWith("ready:", await http.GetStringAsync(new Uri(server.BaseAddress, "/readyz")), StringComparison.Ordinal);
     }
 
     [Fact]

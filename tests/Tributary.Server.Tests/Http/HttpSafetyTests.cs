@@ -23,6 +23,15 @@ public sealed class HttpSafetyTests(TributaryHttpServer server) : IClassFixture<
         return (response.StatusCode, await response.Content.ReadAsStringAsync());
     }
 
+    [Fact]
+    public async Task Readiness_is_ok_when_every_source_answers()
+    {
+        using var http = new HttpClient { BaseAddress = server.BaseAddress };
+        using var ready = await http.GetAsync("/readyz");
+        Assert.Equal(HttpStatusCode.OK, ready.StatusCode);
+        Assert.Equal("ready: 1 sources answer", await ready.Content.ReadAsStringAsync());
+    }
+
     [Theory]
     [InlineData("http://evil.example")]
     [InlineData("http://localhost.evil.example")]

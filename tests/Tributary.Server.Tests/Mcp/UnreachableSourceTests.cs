@@ -23,6 +23,19 @@ public sealed class HalfDownServer : TributaryHttpServer
 public sealed class UnreachableSourceTests(HalfDownServer server) : IClassFixture<HalfDownServer>
 {
     [Fact]
+    public async Task Readiness_names_the_source_that_does_not_answer_and_health_stays_ok()
+    {
+        using var http = new HttpClient { BaseAddress = server.BaseAddress };
+        using var ready = await http.GetAsync("/readyz");
+        Assert.Equal(System.Net.HttpStatusCode.ServiceUnavailable, ready.StatusCode);
+        var text = await ready.Content.ReadAsStringAsync();
+        Assert.Equal("not ready: 1 of 2 sources do not answer (down)", text);
+        Assert.Equal("ok", await http.GetStringAsync("/healthz"));
+        Assert.Contains(server.Logs.Lines, l => l.Contains("/readyz: source down did not answer", StringComparison.Ordinal));
+        Assert.DoesNotContain(server.Logs.Lines, l => l.Contains("never-shown", StringComparison.Ordinal));
+    }
+
+    [Fact]
     public async Task A_source_that_cannot_be_reached_is_listed_with_the_reason_and_the_others_still_serve()
     {
         await using var client = await server.ConnectAsync();
