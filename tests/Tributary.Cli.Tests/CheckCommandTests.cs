@@ -24,7 +24,7 @@ public sealed class CheckCommandTests
 
         Assert.Equal(2, exit);
         Assert.Contains("3 configuration errors", process.StandardError, StringComparison.Ordinal);
-        Assert.Contains("sources.shop.kind (line 5): unknown provider 'sqlit' (known: postgres, sqlite)", process.StandardError, StringComparison.Ordinal);
+        Assert.Contains("sources.shop.kind (line 5): unknown provider 'sqlit' (known: http, postgres, sqlite)", process.StandardError, StringComparison.Ordinal);
         Assert.Contains("server.http (line 2): '0.0.0.0:80' is not a loopback address", process.StandardError, StringComparison.Ordinal);
         Assert.Contains("sources.logs.path: no file at", process.StandardError, StringComparison.Ordinal);
     }

@@ -1,4 +1,5 @@
 using Tributary.Core.Sources;
+using Tributary.Sources.Http;
 using Tributary.Sources.Sql.Postgres;
 using Tributary.Sources.Sql.Sqlite;
 
@@ -8,5 +9,5 @@ namespace Tributary.Server.Hosting;
 public static class SourceProviders
 {
     /// <summary>Every provider, one per kind.</summary>
-    public static IReadOnlyList<ISourceProvider> All { get; } = [new SqliteProvider(), new PostgresProvider()];
+    public static IReadOnlyList<ISourceProvider> All { get; } = [new SqliteProvider(), new PostgresProvider(), new HttpProvider()];
 }

@@ -48,6 +48,10 @@ public static class TributaryServerExtensions
         services.AddSingleton<McpServerTool, ListSourcesTool>();
         services.AddSingleton<McpServerTool, DescribeSchemaTool>();
         services.AddSingleton<McpServerTool, QueryTool>();
+        if (config.Sources.Any(s => s.Kind == Sources.Http.HttpProvider.KindName))
+        {
+            services.AddSingleton<McpServerTool, FetchTool>();
+        }
         services.AddSingleton<McpServerResource, SourcesResource>();
         services.AddSingleton<McpServerResource, SchemaResource>();
         services.AddSingleton<McpServerResource, TableResource>();

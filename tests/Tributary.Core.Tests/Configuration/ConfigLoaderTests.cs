@@ -69,7 +69,7 @@ public sealed class ConfigLoaderTests
         Assert.Contains(messages, m => m.StartsWith("server.http (line 2): '0.0.0.0:8080' is not a loopback address", StringComparison.Ordinal));
         Assert.Contains(messages, m => m.Contains("server.max_request_bytes", StringComparison.Ordinal) && m.Contains("whole number", StringComparison.Ordinal));
         Assert.Contains(messages, m => m.StartsWith("server.colour (line 4): unknown key (known: http,", StringComparison.Ordinal));
-        Assert.Contains("sources.shop.kind (line 7): unknown provider 'sqlit' (known: postgres, sqlite)", messages);
+        Assert.Contains("sources.shop.kind (line 7): unknown provider 'sqlit' (known: http, postgres, sqlite)", messages);
         Assert.Contains(messages, m => m.StartsWith("sources.Bad-Name (line 9): a source name must be lowercase", StringComparison.Ordinal));
         Assert.Contains(messages, m => m.Contains("environment variable 'MISSING_DB' is not set", StringComparison.Ordinal));
         Assert.Contains(messages, m => m.StartsWith("sources.slow.path: no file at '/tmp/nowhere.db'", StringComparison.Ordinal));

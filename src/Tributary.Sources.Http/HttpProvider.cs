@@ -1,0 +1,132 @@
+using System.Globalization;
+using System.Net;
+using Tributary.Core.Configuration;
+using Tributary.Core.Sources;
+
+namespace Tributary.Sources.Http;
+
+/// <summary>The <c>http</c> provider: a REST API behind the SSRF guard, called with the source's own credentials.</summary>
+public sealed class HttpProvider : ISourceProvider
+{
+    /// <summary>The provider's name in configuration.</summary>
+    public const string KindName = "http";
+
+    /// <inheritdoc />
+    public string Kind => KindName;
+
+    /// <inheritdoc />
+    public IReadOnlyDictionary<string, string> SettingKeys { get; } = new Dictionary<string, string>
+    {
+        ["base_url"] = "the API's base URL, such as https://api.github.com (http or https)",
+        ["allowed_hosts"] = "host names the source may call (default: the base URL's host); *.example.com allows its subdomains",
+        ["allowed_ranges"] = "private address ranges the source may reach, such as 10.1.0.0/16 (default: none)",
+        ["bearer_token"] = "a token sent as Authorization: Bearer (use ${VAR} to read it from the environment)",
+        ["api_key_header"] = "the header an API key goes in, such as X-Api-Key",
+        ["api_key"] = "the API key (use ${VAR})",
+        ["max_response_bytes"] = "largest answer read (default 10 MiB)",
+        ["timeout"] = "longest a call may take, such as 30s (default 30s)",
+    };
+
+    /// <inheritdoc />
+    public void Validate(SourceConfig source, SourceContext context, ConfigErrors errors)
+    {
+        ArgumentNullException.ThrowIfNull(source);
+        ArgumentNullException.ThrowIfNull(errors);
+        _ = Read(source, errors);
+    }
+
+    /// <inheritdoc />
+    public IDataSource Create(SourceConfig source, SourceContext context)
+    {
+        ArgumentNullException.ThrowIfNull(source);
+        var errors = new ConfigErrors();
+        return new HttpSource(source, Read(source, errors) ?? throw new ConfigException(errors.All));
+    }
+
+    /// <summary>The source's settings, or null with the problems in <paramref name="errors"/>.</summary>
+    internal static HttpSourceSettings? Read(SourceConfig source, ConfigErrors errors)
+    {
+        var settings = source.Settings;
+        var path = source.Path;
+        var before = errors.All.Count;
+        Uri? baseUrl = null;
+        if (!settings.TryGetValue("base_url", out var url) || string.IsNullOrWhiteSpace(url))
+        {
+            errors.Add(path + ".base_url", "missing: give the API's base URL, such as https://api.example.com");
+        }
+        else if (!Uri.TryCreate(url, UriKind.Absolute, out baseUrl) || baseUrl.Scheme is not ("http" or "https") || baseUrl.UserInfo.Length > 0)
+        {
+            errors.Add(path + ".base_url", $"'{url}' is not an http or https URL without user info, such as https://api.example.com");
+        }
+
+        var ranges = new List<IPNetwork>();
+        foreach (var range in List(settings, "allowed_ranges"))
+        {
+            if (IPNetwork.TryParse(range, out var network))
+            {
+                ranges.Add(network);
+            }
+            else
+            {
+                errors.Add(path + ".allowed_ranges", $"'{range}' is not an address range: write it as 10.1.0.0/16 or fd00:1::/64");
+            }
+        }
+
+        var headers = new Dictionary<string, string>(StringComparer.OrdinalIgnoreCase);
+        if (settings.TryGetValue("bearer_token", out var bearer) && bearer.Length > 0)
+        {
+            headers["Authorization"] = "Bearer " + bearer;
+        }
+
+        var keyHeader = settings.GetValueOrDefault("api_key_header");
+        var key = settings.GetValueOrDefault("api_key");
+        if (keyHeader is null != key is null)
+        {
+            errors.Add(path + (keyHeader is null ? ".api_key_header" : ".api_key"), "api_key and api_key_header go together: name the header and give the key");
+        }
+        else if (keyHeader is not null)
+        {
+            headers[keyHeader] = key!;
+        }
+
+        var maxBytes = 10L * 1024 * 1024;
+        if (settings.TryGetValue("max_response_bytes", out var max) && (!long.TryParse(max, NumberStyles.None, CultureInfo.InvariantCulture, out maxBytes) || maxBytes is < 1024 or > 1024L * 1024 * 1024))
+        {
+            errors.Add(path + ".max_response_bytes", $"'{max}' is not a size from 1024 to 1073741824 bytes");
+        }
+
+        var timeout = TimeSpan.FromSeconds(30);
+        if (settings.TryGetValue("timeout", out var time) && (!DurationParser.TryParse(time, out timeout) || timeout <= TimeSpan.Zero || timeout > TimeSpan.FromMinutes(5)))
+        {
+            errors.Add(path + ".timeout", $"'{time}' is not a duration up to 5 minutes, such as 30s");
+        }
+
+        if (errors.All.Count > before || baseUrl is null)
+        {
+            return null;
+        }
+
+        var hosts = List(settings, "allowed_hosts");
+        var policy = new UpstreamPolicy
+        {
+            AllowedHosts = hosts.Length > 0 ? hosts : [baseUrl.IdnHost],
+            AllowedRanges = ranges,
+            MaxResponseBytes = maxBytes,
+            MaxDecompressedBytes = Math.Max(maxBytes, 5 * maxBytes),
+            TotalTimeout = timeout,
+        };
+        if (!policy.AllowsHost(baseUrl.IdnHost))
+        {
+            errors.Add(path + ".allowed_hosts", $"the base URL's host '{baseUrl.Host}' is not among allowed_hosts: add it");
+            return null;
+        }
+
+        return new HttpSourceSettings(baseUrl, policy, headers);
+    }
+
+    private static string[] List(IReadOnlyDictionary<string, string> settings, string key) =>
+        settings.TryGetValue(key, out var value) ? value.Split(',', StringSplitOptions.RemoveEmptyEntries | StringSplitOptions.TrimEntries) : [];
+}
+
+/// <summary>A validated <c>http</c> source: where, what it may reach, and the headers it sends (its credentials among them).</summary>
+internal sealed record HttpSourceSettings(Uri BaseUrl, UpstreamPolicy Policy, IReadOnlyDictionary<string, string> Headers);

@@ -1,0 +1,95 @@
+using System.Text;
+using Tributary.Core;
+using Tributary.Core.Configuration;
+using Tributary.Core.Queries;
+using Tributary.Core.Sources;
+
+namespace Tributary.Sources.Http;
+
+/// <summary>
+/// A REST API as a source: <c>fetch</c> GETs paths under its base URL through the <see cref="UpstreamClient"/> guard,
+/// with the source's own headers (its credentials): never the caller's. It has no tables, so SQL tools refuse it.
+/// </summary>
+public sealed class HttpSource : IDataSource
+{
+    private readonly HttpSourceSettings _settings;
+    private readonly UpstreamClient _client;
+
+    internal HttpSource(SourceConfig config, HttpSourceSettings settings)
+    {
+        Name = config.Name;
+        Description = config.Description;
+        _settings = settings;
+        _client = new UpstreamClient(settings.Policy);
+    }
+
+    /// <inheritdoc />
+    public string Name { get; }
+
+    /// <inheritdoc />
+    public string Kind => HttpProvider.KindName;
+
+    /// <inheritdoc />
+    public string Description { get; }
+
+    /// <inheritdoc />
+    public bool IsReadOnly => true;
+
+    /// <summary>The API's base URL.</summary>
+    public Uri BaseUrl => _settings.BaseUrl;
+
+    /// <inheritdoc />
+    public Task<IReadOnlyList<string>> ListTablesAsync(CancellationToken cancellationToken) => Task.FromResult<IReadOnlyList<string>>([]);
+
+    /// <inheritdoc />
+    public Task<DatabaseSchema> DescribeAsync(string? table, CancellationToken cancellationToken) => throw NotSql();
+
+    /// <inheritdoc />
+    public Task QueryAsync(QueryRequest request, QueryResultWriter output, CancellationToken cancellationToken) => throw NotSql();
+
+    /// <summary>
+    /// GETs <paramref name="path"/> (relative to the base URL) with <paramref name="query"/> appended. Anything the guard
+    /// refuses, a timeout or an unreachable API is a <see cref="ToolException"/> that says why, naming no internal address.
+    /// </summary>
+    public async Task<UpstreamResponse> FetchAsync(string path, IReadOnlyList<KeyValuePair<string, string>> query, CancellationToken cancellationToken)
+    {
+        ArgumentNullException.ThrowIfNull(path);
+        ArgumentNullException.ThrowIfNull(query);
+        if (!path.StartsWith('/') || path.StartsWith("//", StringComparison.Ordinal) || path.Contains('\\', StringComparison.Ordinal) || path.Contains('#', StringComparison.Ordinal))
+        {
+            throw new ToolException($"'{path}' is not a path under {Name}'s base URL: give one that starts with a single '/', such as /repos/octocat/hello-world");
+        }
+
+        var url = new StringBuilder(_settings.BaseUrl.GetLeftPart(UriPartial.Path).TrimEnd('/')).Append(path);
+        var separator = path.Contains('?', StringComparison.Ordinal) ? '&' : '?';
+        foreach (var (key, value) in query)
+        {
+            url.Append(separator).Append(Uri.EscapeDataString(key)).Append('=').Append(Uri.EscapeDataString(value));
+            separator = '&';
+        }
+
+        using var request = new HttpRequestMessage(HttpMethod.Get, new Uri(url.ToString()));
+        foreach (var (name, value) in _settings.Headers)
+        {
+            request.Headers.TryAddWithoutValidation(name, value);
+        }
+
+        try
+        {
+            return await _client.SendAsync(request, cancellationToken);
+        }
+        catch (UpstreamException e)
+        {
+            throw new ToolException($"{Name}: {e.Message}");
+        }
+    }
+
+    /// <inheritdoc />
+    public ValueTask DisposeAsync()
+    {
+        _client.Dispose();
+        return ValueTask.CompletedTask;
+    }
+
+    private ToolException NotSql() => new($"'{Name}' is an HTTP API, not a database: it has no tables; read it with fetch {{source: \"{Name}\", path}}");
+}
