@@ -24,7 +24,8 @@ public sealed class HttpProvider : ISourceProvider
         ["api_key_header"] = "the header an API key goes in, such as X-Api-Key",
         ["api_key"] = "the API key (use ${VAR})",
         ["max_response_bytes"] = "largest answer read (default 10 MiB)",
-        ["timeout"] = "longest a call may take, such as 30s (default 30s)",
+        ["timeout"] = "longest one try may take, such as 30s (default 30s)",
+        ["retries"] = "retries of timeouts, dropped connections, HTTP 5xx and 429 (default 2; 0 for none)",
     };
 
     /// <inheritdoc />
@@ -101,6 +102,12 @@ public sealed class HttpProvider : ISourceProvider
             errors.Add(path + ".timeout", $"'{time}' is not a duration up to 5 minutes, such as 30s");
         }
 
+        var retries = 2;
+        if (settings.TryGetValue("retries", out var given) && (!int.TryParse(given, NumberStyles.None, CultureInfo.InvariantCulture, out retries) || retries > 5))
+        {
+            errors.Add(path + ".retries", $"'{given}' is not a number of retries from 0 to 5");
+        }
+
         if (errors.All.Count > before || baseUrl is null)
         {
             return null;
@@ -121,7 +128,7 @@ public sealed class HttpProvider : ISourceProvider
             return null;
         }
 
-        return new HttpSourceSettings(baseUrl, policy, headers);
+        return new HttpSourceSettings(baseUrl, policy, headers, new ResilienceOptions { Retries = retries, Budget = (timeout * (retries + 1)) + TimeSpan.FromSeconds(10) });
     }
 
     private static string[] List(IReadOnlyDictionary<string, string> settings, string key) =>
@@ -129,4 +136,4 @@ public sealed class HttpProvider : ISourceProvider
 }
 
 /// <summary>A validated <c>http</c> source: where, what it may reach, and the headers it sends (its credentials among them).</summary>
-internal sealed record HttpSourceSettings(Uri BaseUrl, UpstreamPolicy Policy, IReadOnlyDictionary<string, string> Headers);
+internal sealed record HttpSourceSettings(Uri BaseUrl, UpstreamPolicy Policy, IReadOnlyDictionary<string, string> Headers, ResilienceOptions Resilience);

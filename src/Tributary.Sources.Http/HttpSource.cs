@@ -8,12 +8,14 @@ namespace Tributary.Sources.Http;
 
 /// <summary>
 /// A REST API as a source: <c>fetch</c> GETs paths under its base URL through the <see cref="UpstreamClient"/> guard,
-/// with the source's own headers (its credentials): never the caller's. It has no tables, so SQL tools refuse it.
+/// with retries and a circuit breaker (<see cref="ResilientUpstream"/>) and the source's own headers (its credentials):
+/// never the caller's. It has no tables, so SQL tools refuse it.
 /// </summary>
 public sealed class HttpSource : IDataSource
 {
     private readonly HttpSourceSettings _settings;
     private readonly UpstreamClient _client;
+    private readonly ResilientUpstream _upstream;
 
     internal HttpSource(SourceConfig config, HttpSourceSettings settings)
     {
@@ -21,6 +23,7 @@ public sealed class HttpSource : IDataSource
         Description = config.Description;
         _settings = settings;
         _client = new UpstreamClient(settings.Policy);
+        _upstream = new ResilientUpstream(_client, config.Name, settings.Resilience);
     }
 
     /// <inheritdoc />
@@ -68,15 +71,21 @@ public sealed class HttpSource : IDataSource
             separator = '&';
         }
 
-        using var request = new HttpRequestMessage(HttpMethod.Get, new Uri(url.ToString()));
-        foreach (var (name, value) in _settings.Headers)
-        {
-            request.Headers.TryAddWithoutValidation(name, value);
-        }
-
+        var target = new Uri(url.ToString());
         try
         {
-            return await _client.SendAsync(request, cancellationToken);
+            return await _upstream.SendAsync(
+                () =>
+                {
+                    var request = new HttpRequestMessage(HttpMethod.Get, target);
+                    foreach (var (name, value) in _settings.Headers)
+                    {
+                        request.Headers.TryAddWithoutValidation(name, value);
+                    }
+
+                    return request;
+                },
+                cancellationToken);
         }
         catch (UpstreamException e)
         {

@@ -10,7 +10,8 @@ namespace Tributary.Sources.Http;
 /// <param name="ContentType">Its media type, if it said.</param>
 /// <param name="Body">The body, decompressed.</param>
 /// <param name="Url">The URL that answered (after redirects).</param>
-public sealed record UpstreamResponse(int Status, string? ContentType, byte[] Body, Uri Url);
+/// <param name="RetryAfter">How long the upstream asked callers to wait (<c>Retry-After</c>), if it did.</param>
+public sealed record UpstreamResponse(int Status, string? ContentType, byte[] Body, Uri Url, TimeSpan? RetryAfter = null);
 
 /// <summary>
 /// Calls upstream HTTP APIs for one source without letting a URL reach what it should not: only <c>http</c> and
@@ -81,7 +82,8 @@ public sealed class UpstreamClient : IDisposable
                 }
 
                 var body = await ReadAsync(response.Content, total.Token);
-                return new UpstreamResponse((int)response.StatusCode, response.Content.Headers.ContentType?.MediaType, body, current.RequestUri!);
+                var retryAfter = response.Headers.RetryAfter is { } after ? after.Delta ?? (after.Date - DateTimeOffset.UtcNow) : null;
+                return new UpstreamResponse((int)response.StatusCode, response.Content.Headers.ContentType?.MediaType, body, current.RequestUri!, retryAfter);
             }
         }
         catch (OperationCanceledException) when (!cancellationToken.IsCancellationRequested)
