@@ -52,6 +52,9 @@ public sealed record TributaryClientOptions
     /// <summary>The HTTP client to use (for TLS settings or client certificates); a new one by default.</summary>
     public HttpClient? HttpClient { get; init; }
 
+    /// <summary>Coalescing of concurrent queries into <c>batch_query</c> calls; off (null) by default.</summary>
+    public QueryCoalescing? Coalescing { get; init; }
+
     /// <summary>Extra settings of the WebSocket (client certificates, TLS validation, proxy).</summary>
     public Action<System.Net.WebSockets.ClientWebSocketOptions>? ConfigureWebSocket { get; init; }
 
@@ -77,6 +80,8 @@ public sealed record TributaryClientOptions
         {
             throw new ArgumentException("RequestTimeout must be positive");
         }
+
+        Coalescing?.Validate();
     }
 }
 
