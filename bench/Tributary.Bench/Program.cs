@@ -23,6 +23,11 @@ if (args is ["subscribe", .. var subscribeArgs])
     return await SubscribeBench.RunAsync(subscribeArgs);
 }
 
+if (args is ["coalesce", .. var coalesceArgs])
+{
+    return await CoalesceBench.RunAsync(coalesceArgs);
+}
+
 var options = BenchOptions.Parse(args);
 if (options is null)
 {
