@@ -24,9 +24,8 @@ internal static class AuthBench
         var warmUp = TimeSpan.FromSeconds(quick ? 1 : 2);
         int[] concurrencies = [8, 32];
         var paths = RepoPaths.Find();
-        var tributary = new ServerVariant("Tributary JIT", "dotnet", [paths.CliJitDll], IsTributary: true);
-        var directory = Path.Combine(Path.GetTempPath(), $"tributary-bench-auth-{Environment.ProcessId}");
-        Directory.CreateDirectory(directory);
+        var tributary = paths.TributaryJit;
+        var directory = RepoPaths.NewScratch("auth");
         await using var issuer = await TestAuthorizationServer.StartAsync();
         using var http = Clients.NewHttpClient();
         try

@@ -33,6 +33,17 @@ internal sealed class RepoPaths
         Console.Error.WriteLine($"wrote {output}");
     }
 
+    /// <summary>The JIT build of Tributary (the CLI's Release output), as the parts run it.</summary>
+    public ServerVariant TributaryJit => new("Tributary JIT", "dotnet", [CliJitDll], IsTributary: true);
+
+    /// <summary>Creates a part's scratch folder in the temporary folder (delete it with <see cref="DeleteScratch"/>).</summary>
+    public static string NewScratch(string part)
+    {
+        var directory = Path.Combine(Path.GetTempPath(), $"tributary-bench-{part}-{Environment.ProcessId}");
+        Directory.CreateDirectory(directory);
+        return directory;
+    }
+
     /// <summary>Deletes a part's scratch folder; one that is still busy is left to the temporary folder's cleaning.</summary>
     public static void DeleteScratch(string directory)
     {

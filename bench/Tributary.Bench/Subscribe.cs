@@ -20,9 +20,8 @@ internal static class SubscribeBench
         var quick = args.Contains("--quick");
         var count = quick ? 60 : 300;
         var paths = RepoPaths.Find();
-        var tributary = new ServerVariant("Tributary JIT", "dotnet", [paths.CliJitDll], IsTributary: true);
-        var directory = Path.Combine(Path.GetTempPath(), $"tributary-bench-subscribe-{Environment.ProcessId}");
-        Directory.CreateDirectory(directory);
+        var tributary = paths.TributaryJit;
+        var directory = RepoPaths.NewScratch("subscribe");
         try
         {
             await using var server = await HttpServerProcess.StartAsync(tributary, directory, TimeSpan.FromSeconds(60));

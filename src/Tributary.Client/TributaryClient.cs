@@ -13,7 +13,7 @@ namespace Tributary.Client;
 /// with a new connection (or a new session) when the old one is gone, and topics followed by cursor so that each event
 /// arrives exactly once, across reconnects too.
 /// </summary>
-public sealed class TributaryClient : IAsyncDisposable
+public sealed partial class TributaryClient : IAsyncDisposable
 {
     private readonly TributaryClientOptions _options;
     private readonly TokenSource? _tokens;
@@ -142,30 +142,10 @@ public sealed class TributaryClient : IAsyncDisposable
     /// </summary>
     public async IAsyncEnumerable<QueryRow> QueryAsync(string source, string sql, IReadOnlyDictionary<string, JsonElement>? parameters = null, int? maxRows = null, [EnumeratorCancellation] CancellationToken cancellationToken = default)
     {
-        var arguments = new Dictionary<string, JsonElement>(Arguments(("source", source), ("sql", sql)));
-        if (parameters is not null)
-        {
-            arguments["params"] = Json(w =>
-            {
-                w.WriteStartObject();
-                foreach (var (name, value) in parameters)
-                {
-                    w.WritePropertyName(name);
-                    value.WriteTo(w);
-                }
-
-                w.WriteEndObject();
-            });
-        }
-
-        if (maxRows is { } rows)
-        {
-            arguments["max_rows"] = Json(w => w.WriteNumberValue(rows));
-        }
-
+        var arguments = QueryArguments(source, sql, parameters, maxRows);
         while (true)
         {
-            var page = await CallToolAsync("query", arguments, cancellationToken);
+            var page = await QueryPageAsync(arguments, cancellationToken);
             var columns = page.GetProperty("columns").EnumerateArray().Select(c => c.GetProperty("name").GetString()!).ToArray();
             foreach (var row in page.GetProperty("rows").EnumerateArray())
             {
@@ -248,6 +228,11 @@ public sealed class TributaryClient : IAsyncDisposable
     /// <inheritdoc />
     public async ValueTask DisposeAsync()
     {
+        if (_coalescer is { } coalescer)
+        {
+            await coalescer.DisposeAsync();
+        }
+
         await Mcp.DisposeAsync();
         _reconnecting.Dispose();
         _tokens?.Dispose();

@@ -61,6 +61,9 @@ public sealed record TributaryClientOptions
     /// <summary>A private certificate authority that issued the server's certificate: trusted for this server instead of the system's roots.</summary>
     public System.Security.Cryptography.X509Certificates.X509Certificate2? TrustedAuthority { get; init; }
 
+    /// <summary>Coalescing of concurrent queries into <c>batch_query</c> calls; off (null) by default.</summary>
+    public QueryCoalescing? Coalescing { get; init; }
+
     /// <summary>Extra settings of the WebSocket (client certificates, TLS validation, proxy).</summary>
     public Action<System.Net.WebSockets.ClientWebSocketOptions>? ConfigureWebSocket { get; init; }
 
@@ -102,6 +105,8 @@ public sealed record TributaryClientOptions
         {
             throw new ArgumentException("RequestTimeout must be positive");
         }
+
+        Coalescing?.Validate();
     }
 }
 

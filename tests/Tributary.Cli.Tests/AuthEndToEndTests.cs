@@ -99,7 +99,7 @@ public sealed class AuthEndToEndTests
         });
         await using (var client = await McpClient.CreateAsync(transport))
         {
-            Assert.Equal(["list_sources", "describe_schema", "query"], (await client.ListToolsAsync()).Select(t => t.Name));
+            Assert.Equal(["list_sources", "describe_schema", "query", "batch_query"], (await client.ListToolsAsync()).Select(t => t.Name));
             var denied = await client.CallToolAsync("update_rows", new Dictionary<string, object?> { ["source"] = "shop", ["table"] = "orders", ["key"] = new { id = 1 }, ["set"] = new { note = "x" } });
             Assert.True(denied.IsError);
         }

@@ -16,7 +16,7 @@ public sealed partial class ConfigLoader
     public const string DefaultFileName = "tributary.yaml";
 
     private static readonly string[] ServerKeys = ["http", "public_url", "tls", "allowed_origins", "allowed_hosts", "max_request_bytes", "data_dir", "cursor_secret", "idempotency_retention"];
-    private static readonly string[] SourceKeys = ["kind", "description", "statement_timeout", "max_rows", "max_rows_limit", "max_result_bytes", "writable", "tables", "capture"];
+    private static readonly string[] SourceKeys = ["kind", "description", "statement_timeout", "max_rows", "max_rows_limit", "max_result_bytes", "batch_concurrency", "writable", "tables", "capture"];
     private static readonly string[] CaptureKeys = ["topic", "operations", "columns"];
     private static readonly string[] TableKeys = ["version_column", "columns"];
     private static readonly string[] RuleKeys = ["minimum", "maximum", "min_length", "max_length", "pattern", "format", "enum"];
@@ -247,6 +247,9 @@ public sealed partial class ConfigLoader
                         break;
                     case "max_result_bytes":
                         source = source with { MaxResultBytes = reader.Integer(value, keyPath, 1024, 256L * 1024 * 1024) ?? source.MaxResultBytes };
+                        break;
+                    case "batch_concurrency":
+                        source = source with { BatchConcurrency = (int)(reader.Integer(value, keyPath, 1, 64) ?? source.BatchConcurrency) };
                         break;
                     case "max_rows_limit":
                         source = source with { MaxRowsLimit = (int)(reader.Integer(value, keyPath, 1, 1_000_000) ?? source.MaxRowsLimit) };

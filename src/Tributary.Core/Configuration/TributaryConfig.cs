@@ -77,6 +77,9 @@ public sealed record SourceConfig
     /// <summary>Default size bound of one result page: 1 MiB of JSON.</summary>
     public const long DefaultMaxResultBytes = 1024 * 1024;
 
+    /// <summary>Default number of a <c>batch_query</c> call's items that run against the source at once.</summary>
+    public const int DefaultBatchConcurrency = 4;
+
     /// <summary>The source's name, as tools and resources refer to it.</summary>
     public required string Name { get; init; }
 
@@ -97,6 +100,9 @@ public sealed record SourceConfig
 
     /// <summary>Size bound of one result page in bytes of JSON: a page stops at the row that crosses it; default 1 MiB.</summary>
     public long MaxResultBytes { get; init; } = DefaultMaxResultBytes;
+
+    /// <summary>How many items of one <c>batch_query</c> call run against this source at once; default 4.</summary>
+    public int BatchConcurrency { get; init; } = DefaultBatchConcurrency;
 
     /// <summary>Provider-specific settings (scalar values, after interpolation), keyed by their YAML name.</summary>
     public IReadOnlyDictionary<string, string> Settings { get; init; } = new Dictionary<string, string>();

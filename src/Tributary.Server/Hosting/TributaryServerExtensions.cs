@@ -22,6 +22,7 @@ public static class TributaryServerExtensions
         "Results are {columns, rows, row_count, truncated, next_cursor}: rows are arrays in column order. A result holds at most max_rows rows (default 500) and about 1 MiB of JSON; " +
         "when truncated is true, prefer narrowing the query (WHERE, LIMIT, aggregates); to read further, call query with only {cursor: next_cursor}. " +
         "query never writes, and statements that run too long are cancelled: narrow them rather than retrying. " +
+        "To run several independent reads at once, send them in one batch_query {items:[{source, sql, params?} or {tool, params?}, ...]} (up to 100); each item gets its own result or error, in order. " +
         "Other tools may be configured for specific tasks: prefer them when they fit. Where list_sources shows writable_tables, update_rows {source, table, key, set, expected_version} changes one row: " +
         "read the row first and pass its version as expected_version; on a conflict, read current_row and decide again; use dry_run to preview and idempotency_key to make retries safe. " +
         "Schemas are also resources: tributary://sources, tributary://sources/{source}/schema and tributary://sources/{source}/tables/{table}. " +
@@ -52,6 +53,9 @@ public static class TributaryServerExtensions
         {
             services.AddSingleton<McpServerTool, FetchTool>();
         }
+        services.AddMetrics();
+        services.AddSingleton<BatchQueryMetrics>();
+        services.AddSingleton<McpServerTool, BatchQueryTool>();
         services.AddSingleton<McpServerResource, SourcesResource>();
         services.AddSingleton<McpServerResource, SchemaResource>();
         services.AddSingleton<McpServerResource, TableResource>();

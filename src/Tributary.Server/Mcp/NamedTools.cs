@@ -118,6 +118,9 @@ internal sealed class NamedQueryTool(ToolConfig tool, SourceRegistry sources, Qu
     /// <inheritdoc />
     public override bool IsVisibleTo(Grants grants) => grants.Allows(Grants.Tool(tool.Name));
 
+    /// <summary>The source the statement reads.</summary>
+    public string Source => tool.Source;
+
     private readonly ValueSchema _parameters = NamedTools.Parameters(tool);
 
     private protected override async ValueTask ExecuteAsync(ToolArguments arguments, IBufferWriter<byte> output, CancellationToken cancellationToken)

@@ -13,7 +13,7 @@ namespace Tributary.Server.Mcp;
 /// <c>next_cursor</c> that continues the same query.
 /// </summary>
 public sealed class QueryTool(SourceRegistry sources, QueryCursorCodec cursors) : TributaryTool(ReadOnlyTool(
-    "query",
+    ToolName,
     "Run a read-only SQL query",
     "Runs exactly one read-only SQL statement (SELECT or WITH ... SELECT) against a source and returns {columns, rows, row_count, truncated, next_cursor, elapsed_ms}; rows are arrays in column order. " +
     "Bind values with 'params' (named @name as an object, or positional ? in SQLite and $1 in PostgreSQL as an array) instead of writing them into the SQL. " +
@@ -29,6 +29,9 @@ public sealed class QueryTool(SourceRegistry sources, QueryCursorCodec cursors) 
     """,
     ResultSchema))
 {
+    /// <summary>The tool's name.</summary>
+    public const string ToolName = "query";
+
     /// <inheritdoc />
     public override string? RequiredScope(IReadOnlyDictionary<string, JsonElement>? arguments)
     {

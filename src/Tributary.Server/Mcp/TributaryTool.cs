@@ -31,31 +31,45 @@ public abstract class TributaryTool : McpServerTool
     public override async ValueTask<CallToolResult> InvokeAsync(RequestContext<CallToolRequestParams> request, CancellationToken cancellationToken = default)
     {
         ArgumentNullException.ThrowIfNull(request);
+        using var output = new PooledBufferWriter();
+        var outcome = await RunAsync(request.Params?.Arguments, request.User, request.Services?.GetService<Auth.AccessPolicy>(), output, cancellationToken);
+        return outcome.Error is { } error ? Error(error) : new CallToolResult
+        {
+            Content = [new TextContentBlock { Text = Encoding.UTF8.GetString(output.WrittenSpan) }],
+            StructuredContent = JsonElement.Parse(output.WrittenSpan),
+        };
+    }
+
+    /// <summary>
+    /// Runs one call as <paramref name="user"/>: the scope check of <paramref name="policy"/>, then the work, whose JSON
+    /// goes to <paramref name="output"/>. A failure the model can act on comes back as the outcome's error text (and
+    /// <paramref name="output"/> then holds nothing useful); <c>tools/call</c> and <c>batch_query</c> items both come here.
+    /// </summary>
+    internal async ValueTask<ToolOutcome> RunAsync(IDictionary<string, JsonElement>? arguments, System.Security.Claims.ClaimsPrincipal? user, Auth.AccessPolicy? policy, IBufferWriter<byte> output, CancellationToken cancellationToken)
+    {
         try
         {
             var grants = Grants.All;
-            if (request.Services?.GetService<Auth.AccessPolicy>() is { Enabled: true } policy)
+            if (policy is { Enabled: true })
             {
-                var arguments = request.Params?.Arguments;
-                policy.Demand(request.User, RequiredScope(arguments as IReadOnlyDictionary<string, JsonElement> ?? arguments?.ToDictionary(a => a.Key, a => a.Value, StringComparer.Ordinal)));
-                grants = policy.For(request.User);
+                policy.Demand(user, RequiredScope(arguments as IReadOnlyDictionary<string, JsonElement> ?? arguments?.ToDictionary(a => a.Key, a => a.Value, StringComparer.Ordinal)));
+                grants = policy.For(user);
             }
 
-            using var output = new PooledBufferWriter();
-            await ExecuteAsync(new ToolArguments(request.Params?.Arguments, request.User, grants), output, cancellationToken);
-            return new CallToolResult
-            {
-                Content = [new TextContentBlock { Text = Encoding.UTF8.GetString(output.WrittenSpan) }],
-                StructuredContent = JsonElement.Parse(output.WrittenSpan),
-            };
+            await ExecuteAsync(new ToolArguments(arguments, user, grants), output, cancellationToken);
+            return default;
         }
         catch (WriteConflictException e)
         {
-            return Error(ConflictJson(e));
+            return new ToolOutcome(ConflictJson(e), null);
+        }
+        catch (Auth.AccessDeniedException e)
+        {
+            return new ToolOutcome(e.Message, e.Scope);
         }
         catch (ToolException e)
         {
-            return Error(e.Message);
+            return new ToolOutcome(e.Message, null);
         }
     }
 
@@ -123,3 +137,6 @@ public abstract class TributaryTool : McpServerTool
         },
     };
 }
+
+/// <summary>How a tool call ended: success (no <paramref name="Error"/>), or the error text the model sees and, for a denial, the scope that was missing.</summary>
+internal readonly record struct ToolOutcome(string? Error, string? DeniedScope);

@@ -25,6 +25,7 @@ public sealed class ConfigLoaderTests
                 path: ${DB}
                 statement_timeout: 500ms
                 max_result_bytes: 65536
+                batch_concurrency: 8
             """,
             "/");
 
@@ -36,6 +37,7 @@ public sealed class ConfigLoaderTests
         Assert.Equal(500, shop.MaxRows);
         Assert.Equal(10_000, shop.MaxRowsLimit);
         Assert.Equal(65_536, shop.MaxResultBytes);
+        Assert.Equal(8, shop.BatchConcurrency);
     }
 
     [Fact]
@@ -61,6 +63,7 @@ public sealed class ConfigLoaderTests
                 max_rows: 900
                 max_rows_limit: 100
                 pasword: x
+                batch_concurrency: 0
             extra: 1
             """,
             "/tmp"));
@@ -76,7 +79,8 @@ public sealed class ConfigLoaderTests
         Assert.Contains(messages, m => m.Contains("sources.slow.statement_timeout", StringComparison.Ordinal) && m.Contains("500ms, 10s, 2m", StringComparison.Ordinal));
         Assert.Contains(messages, m => m.Contains("sources.slow.max_rows", StringComparison.Ordinal) && m.Contains("above max_rows_limit", StringComparison.Ordinal));
         Assert.Contains(messages, m => m.StartsWith("sources.slow.pasword (line 18): unknown key", StringComparison.Ordinal) && m.Contains("path", StringComparison.Ordinal));
-        Assert.Contains(messages, m => m.StartsWith("extra (line 19): unknown top-level key", StringComparison.Ordinal));
+        Assert.Contains("sources.slow.batch_concurrency (line 19): '0' must be a whole number from 1 to 64", messages);
+        Assert.Contains(messages, m => m.StartsWith("extra (line 20): unknown top-level key", StringComparison.Ordinal));
         Assert.True(error.Errors.Count >= 11, string.Join(Environment.NewLine, messages));
     }
 

@@ -16,7 +16,7 @@ public sealed class MtlsTests(MtlsServer server) : IClassFixture<MtlsServer>
     {
         Assert.Equal("https", server.McpEndpoint.Scheme);
         await using var client = await server.ConnectWithAsync(server.CiRunner);
-        Assert.Equal(["list_sources", "describe_schema", "query"], (await client.ListToolsAsync()).Select(t => t.Name));
+        Assert.Equal(["list_sources", "describe_schema", "query", "batch_query"], (await client.ListToolsAsync()).Select(t => t.Name));
         var rows = await client.CallOkAsync("query", new() { ["source"] = "shop", ["sql"] = "SELECT count(*) FROM customers" });
         Assert.True(rows.GetProperty("rows")[0][0].GetInt64() > 0);
     }
@@ -83,7 +83,7 @@ public sealed class OptionalMtlsTests(OptionalMtlsServer server) : IClassFixture
         }
 
         await using var certified = await server.ConnectWithAsync(server.CiRunner);
-        Assert.Equal(["list_sources", "describe_schema", "query"], (await certified.ListToolsAsync()).Select(t => t.Name));
+        Assert.Equal(["list_sources", "describe_schema", "query", "batch_query"], (await certified.ListToolsAsync()).Select(t => t.Name));
 
         // An untrusted certificate still fails the handshake.
         using var stranger = server.Client(server.Stranger);

@@ -15,7 +15,7 @@ internal static class SurfaceAssertions
 
         var tools = await client.ListToolsAsync();
         Assert.Equal(
-            writable ? ["describe_schema", "list_sources", "publish_event", "query", "read_events", "update_rows"] : ["describe_schema", "list_sources", "query"],
+            writable ? ["batch_query", "describe_schema", "list_sources", "publish_event", "query", "read_events", "update_rows"] : ["batch_query", "describe_schema", "list_sources", "query"],
             tools.Select(t => t.Name).Order());
         foreach (var tool in tools.Where(t => t.Name is not ("update_rows" or "publish_event")))
         {
