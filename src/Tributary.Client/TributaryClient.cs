@@ -17,16 +17,18 @@ public sealed class TributaryClient : IAsyncDisposable
 {
     private readonly TributaryClientOptions _options;
     private readonly TokenSource? _tokens;
+    private readonly AuthorizationCodeFlow? _authorization;
     private readonly HttpClient? _ownedHttp;
     private readonly SemaphoreSlim _reconnecting = new(1, 1);
     private readonly ClientMetrics _metrics;
     private readonly ClientRequests _requests;
     private McpClient _mcp;
 
-    private TributaryClient(TributaryClientOptions options, TokenSource? tokens, HttpClient? ownedHttp, McpClient mcp)
+    private TributaryClient(TributaryClientOptions options, TokenSource? tokens, AuthorizationCodeFlow? authorization, HttpClient? ownedHttp, McpClient mcp)
     {
         _options = options;
         _tokens = tokens;
+        _authorization = authorization;
         _ownedHttp = ownedHttp;
         _mcp = mcp;
         _metrics = new ClientMetrics(options.MeterFactory);
@@ -46,25 +48,32 @@ public sealed class TributaryClient : IAsyncDisposable
         options.Validate();
         var tokens = options.OAuth is { } oauth ? new TokenSource(oauth, oauth.Resource ?? options.Endpoint!.ToString(), options.HttpClient ?? SharedHttp) : null;
         var ownedHttp = options.Transport is TributaryTransport.Http or TributaryTransport.Sse && ClientTls.Needed(options) ? ClientTls.CreateHttpClient(options) : null;
+        AuthorizationCodeFlow? authorization = null;
         try
         {
-            return await ConnectAsync(ownedHttp is null ? options : options with { HttpClient = ownedHttp }, tokens, ownedHttp, cancellationToken);
+            authorization = options.Authorization is { } code ? AuthorizationCodeFlow.Start(code) : null;
+            return await ConnectAsync(ownedHttp is null ? options : options with { HttpClient = ownedHttp }, tokens, authorization, ownedHttp, cancellationToken);
         }
         catch
         {
             ownedHttp?.Dispose();
             tokens?.Dispose();
+            authorization?.Dispose();
             throw;
         }
     }
 
-    private static async Task<TributaryClient> ConnectAsync(TributaryClientOptions options, TokenSource? tokens, HttpClient? ownedHttp, CancellationToken cancellationToken)
+    private static async Task<TributaryClient> ConnectAsync(TributaryClientOptions options, TokenSource? tokens, AuthorizationCodeFlow? authorization, HttpClient? ownedHttp, CancellationToken cancellationToken)
     {
         for (var attempt = 1; ; attempt++)
         {
             try
             {
-                return new TributaryClient(options, tokens, ownedHttp, await CreateAsync(options, tokens, renewToken: false, cancellationToken));
+                return new TributaryClient(options, tokens, authorization, ownedHttp, await CreateAsync(options, tokens, authorization, renewToken: false, cancellationToken));
+            }
+            catch (TributaryAuthenticationException)
+            {
+                throw;
             }
             catch (Exception e) when (TlsFailure(e) is { } tls)
             {
@@ -81,7 +90,7 @@ public sealed class TributaryClient : IAsyncDisposable
             {
                 if (kind == Failure.Authentication)
                 {
-                    throw new TributaryAuthenticationException($"the server refused the credentials: {Describe(e)}", e);
+                    throw AuthenticationFailure(e);
                 }
 
                 if (attempt >= options.Retry.Attempts)
@@ -251,6 +260,7 @@ public sealed class TributaryClient : IAsyncDisposable
         await Mcp.DisposeAsync();
         _reconnecting.Dispose();
         _tokens?.Dispose();
+        _authorization?.Dispose();
         _ownedHttp?.Dispose();
         _metrics.Dispose();
     }
@@ -275,7 +285,7 @@ public sealed class TributaryClient : IAsyncDisposable
                     // An OAuth token may have expired or been revoked: one new token and connection, then give up (no 401 loop).
                     if (_tokens is null || renewed)
                     {
-                        throw new TributaryAuthenticationException($"the server refused the credentials: {Describe(e)}", e);
+                        throw AuthenticationFailure(e);
                     }
 
                     renewed = true;
@@ -310,7 +320,7 @@ public sealed class TributaryClient : IAsyncDisposable
             McpClient fresh;
             try
             {
-                fresh = await CreateAsync(_options, _tokens, renewToken, cancellationToken);
+                fresh = await CreateAsync(_options, _tokens, _authorization, renewToken, cancellationToken);
             }
             catch (Exception e) when (Classify(e, cancellationToken) == Failure.Transient)
             {
@@ -338,7 +348,7 @@ public sealed class TributaryClient : IAsyncDisposable
 
     private static readonly HttpClient SharedHttp = new() { Timeout = TimeSpan.FromSeconds(30) };
 
-    private static async Task<McpClient> CreateAsync(TributaryClientOptions options, TokenSource? tokens, bool renewToken, CancellationToken cancellationToken)
+    private static async Task<McpClient> CreateAsync(TributaryClientOptions options, TokenSource? tokens, AuthorizationCodeFlow? authorization, bool renewToken, CancellationToken cancellationToken)
     {
         IClientTransport transport;
         if (options.Transport == TributaryTransport.Stdio)
@@ -376,14 +386,23 @@ public sealed class TributaryClient : IAsyncDisposable
                     TransportMode = options.Transport == TributaryTransport.Sse ? HttpTransportMode.Sse : HttpTransportMode.StreamableHttp,
                     AdditionalHeaders = headers,
                     ConnectionTimeout = options.RequestTimeout,
+                    OAuth = authorization?.CreateOptions(),
                 };
                 transport = options.HttpClient is { } client ? new HttpClientTransport(http, client, ownsHttpClient: false) : new HttpClientTransport(http);
             }
         }
 
+        // A person may be signing in during the first request: the connection waits for that too.
+        var budget = options.RequestTimeout + (authorization?.Timeout ?? TimeSpan.Zero);
         using var timeout = CancellationTokenSource.CreateLinkedTokenSource(cancellationToken);
-        timeout.CancelAfter(options.RequestTimeout);
-        return await McpClient.CreateAsync(transport, new McpClientOptions { ClientInfo = new Implementation { Name = "tributary-client", Version = "0.1.0" }, ProtocolVersion = options.ProtocolVersion }, options.LoggerFactory is { } loggers ? new WithoutTraceLoggerFactory(loggers) : null, timeout.Token);
+        timeout.CancelAfter(budget);
+        var clientOptions = new McpClientOptions { ClientInfo = new Implementation { Name = "tributary-client", Version = "0.1.0" }, ProtocolVersion = options.ProtocolVersion, InitializationTimeout = budget };
+        if (authorization is not null)
+        {
+            clientOptions.DiscoverProbeTimeout = budget;
+        }
+
+        return await McpClient.CreateAsync(transport, clientOptions, options.LoggerFactory is { } loggers ? new WithoutTraceLoggerFactory(loggers) : null, timeout.Token);
     }
 
     private enum Failure
@@ -398,12 +417,14 @@ public sealed class TributaryClient : IAsyncDisposable
     {
         _ when caller.IsCancellationRequested => Failure.Permanent,
         TributaryToolException => Failure.Permanent,
+        TributaryAuthenticationException => Failure.Authentication,
         _ when TlsFailure(error) is not null => Failure.Permanent,
         HttpRequestException { StatusCode: HttpStatusCode.Unauthorized or HttpStatusCode.Forbidden } => Failure.Authentication,
         HttpRequestException { StatusCode: null or HttpStatusCode.NotFound or HttpStatusCode.TooManyRequests or >= HttpStatusCode.InternalServerError } => Failure.Transient,
         InvalidDataException => Failure.Permanent,
         OperationCanceledException or TimeoutException or IOException or ClientTransportClosedException or System.Net.WebSockets.WebSocketException => Failure.Transient,
         McpException { InnerException: { } inner } => Classify(inner, caller),
+        McpException when error.Message.StartsWith(OAuthFailurePrefix, StringComparison.Ordinal) => Failure.Authentication,
         McpProtocolException { ErrorCode: McpErrorCode.InternalError } => Failure.Transient,
         McpException when error.Message.Contains("session", StringComparison.OrdinalIgnoreCase) => Failure.Transient,
         _ => Failure.Permanent,
@@ -422,6 +443,18 @@ public sealed class TributaryClient : IAsyncDisposable
 
         return null;
     }
+
+    /// <summary>How the SDK's OAuth support begins the message of an authorization it could not complete.</summary>
+    private const string OAuthFailurePrefix = "Failed to handle unauthorized response";
+
+    /// <summary>A refusal as a <see cref="TributaryAuthenticationException"/> that says what failed: our own as it is, the SDK's OAuth failures without its preamble.</summary>
+    private static TributaryAuthenticationException AuthenticationFailure(Exception error) => error switch
+    {
+        TributaryAuthenticationException own => own,
+        McpException when error.Message.StartsWith(OAuthFailurePrefix, StringComparison.Ordinal) =>
+            new TributaryAuthenticationException($"the OAuth authorization failed: {error.Message[(error.Message.IndexOf(". ", StringComparison.Ordinal) + 2)..]}", error),
+        _ => new TributaryAuthenticationException($"the server refused the credentials: {Describe(error)}", error),
+    };
 
     private static string Describe(Exception error) => error is HttpRequestException { StatusCode: { } status } ? $"HTTP {(int)status} {status}: {error.Message}" : error.Message;
 

@@ -22,15 +22,19 @@ public sealed class ClientServer : TributaryHttpServer
     {
     }
 
-    public ClientServer(string database, string data, int port, Uri? issuer = null)
+    public ClientServer(string database, string data, int port, Uri? issuer = null, string? audience = null)
         : base(database, data)
     {
         Port = port;
         Issuer = issuer;
+        Audience = audience;
     }
 
     /// <summary>The OAuth issuer whose tokens the server accepts, when any.</summary>
     public Uri? Issuer { get; }
+
+    /// <summary>The audience its tokens must have, when not this server's own URI.</summary>
+    public string? Audience { get; }
 
     public int Port { get; }
 
@@ -46,7 +50,7 @@ public sealed class ClientServer : TributaryHttpServer
           orders: { description: Order activity }
         auth:
           api_keys: true
-        {{(Issuer is null ? "" : $"  oauth: {{ issuer: {Issuer} }}")}}
+        {{(Issuer is null ? "" : $"  oauth: {{ issuer: {Issuer}{(Audience is null ? "" : $", audience: {Audience}")} }}")}}
         """, DataDirectory));
 
     /// <summary>Creates an API key with every scope.</summary>
