@@ -46,7 +46,7 @@ public sealed class TributaryClient : IAsyncDisposable
     {
         ArgumentNullException.ThrowIfNull(options);
         options.Validate();
-        var tokens = options.OAuth is { } oauth ? new TokenSource(oauth, oauth.Resource ?? options.Endpoint!.ToString(), options.HttpClient ?? SharedHttp) : null;
+        var tokens = options.OAuth is { } oauth ? new TokenSource(oauth, options.Endpoint!, options.HttpClient ?? SharedHttp) : null;
         var ownedHttp = options.Transport is TributaryTransport.Http or TributaryTransport.Sse && ClientTls.Needed(options) ? ClientTls.CreateHttpClient(options) : null;
         AuthorizationCodeFlow? authorization = null;
         try

@@ -106,6 +106,7 @@ public sealed record TributaryClientOptions
             throw new ArgumentException("BearerToken, OAuth (client credentials) and Authorization (authorization code) each supply the bearer token: set one of them");
         }
 
+        OAuth?.Validate();
         if (Authorization is not null)
         {
             if (Transport is not (TributaryTransport.Http or TributaryTransport.Sse))

@@ -471,6 +471,12 @@ public sealed class OAuthClientTests
             Assert.Empty((await client.ListSourcesAsync()).Topics);
         }
 
+        // Without an issuer, the authorization server is the one the server's protected resource metadata names.
+        await using (var client = await TributaryClient.ConnectAsync(options with { OAuth = credentials with { Issuer = null } }))
+        {
+            Assert.Equal("shop", Assert.Single((await client.ListSourcesAsync()).Sources).Name);
+        }
+
         var wrongSecret = await Assert.ThrowsAsync<TributaryAuthenticationException>(() => TributaryClient.ConnectAsync(options with { OAuth = credentials with { ClientSecret = "not-the-secret" } }));
         Assert.Contains("refused the client credentials", wrongSecret.Message, StringComparison.Ordinal);
         Assert.DoesNotContain("not-the-secret", wrongSecret.Message, StringComparison.Ordinal);
