@@ -350,6 +350,57 @@ public sealed class TributaryClient : IAsyncDisposable
 
     private static async Task<McpClient> CreateAsync(TributaryClientOptions options, TokenSource? tokens, AuthorizationCodeFlow? authorization, bool renewToken, CancellationToken cancellationToken)
     {
+        // A person may be signing in during the first request: the connection waits for that too.
+        var budget = options.RequestTimeout + (authorization?.Timeout ?? TimeSpan.Zero);
+        using var timeout = CancellationTokenSource.CreateLinkedTokenSource(cancellationToken);
+        timeout.CancelAfter(budget);
+        var clientOptions = new McpClientOptions { ClientInfo = new Implementation { Name = "tributary-client", Version = "0.1.0" }, ProtocolVersion = options.ProtocolVersion, InitializationTimeout = budget };
+        clientOptions.Handlers.ElicitationHandler = options.ElicitationHandler;
+        if (authorization is not null)
+        {
+            clientOptions.DiscoverProbeTimeout = budget;
+        }
+
+        var loggers = options.LoggerFactory is { } factory ? new WithoutTraceLoggerFactory(factory) : null;
+        for (var attempt = 1; ; attempt++)
+        {
+            try
+            {
+                return await McpClient.CreateAsync(await CreateTransportAsync(options, tokens, authorization, renewToken && attempt == 1, cancellationToken), clientOptions, loggers, timeout.Token);
+            }
+            catch (Exception e) when (options.ProtocolVersion is null && attempt < 3 && InitializeRevisionToTry(e) is { } revision)
+            {
+                clientOptions.ProtocolVersion = revision;
+            }
+        }
+    }
+
+    /// <summary>
+    /// The revision to connect with by <c>initialize</c> after <paramref name="error"/>, when it shows a server of the initialize
+    /// era that the SDK's negotiation stumbled on; null otherwise.
+    /// </summary>
+    private static string? InitializeRevisionToTry(Exception error)
+    {
+        // It answered the 2026-07-28 probe (server/discover) with something that is not a discover result, as servers of
+        // the initialize era that answer any unknown method with an empty result do.
+        if (error is JsonException && error.Message.Contains(nameof(DiscoverResult), StringComparison.Ordinal))
+        {
+            return "2025-11-25";
+        }
+
+        // It answered initialize with an older revision than the one asked for, which the SDK refuses once one is asked for.
+        const string Mismatch = "Server protocol version mismatch.";
+        return error is McpException && error.Message.StartsWith(Mismatch, StringComparison.Ordinal) &&
+            error.Message[(error.Message.LastIndexOf(' ') + 1)..] is var offered && OlderInitializeRevisions.Contains(offered)
+            ? offered
+            : null;
+    }
+
+    /// <summary>Protocol revisions before 2025-11-25 that a server may answer <c>initialize</c> with.</summary>
+    private static readonly string[] OlderInitializeRevisions = ["2025-06-18", "2025-03-26", "2024-11-05"];
+
+    private static async Task<IClientTransport> CreateTransportAsync(TributaryClientOptions options, TokenSource? tokens, AuthorizationCodeFlow? authorization, bool renewToken, CancellationToken cancellationToken)
+    {
         IClientTransport transport;
         if (options.Transport == TributaryTransport.Stdio)
         {
@@ -392,17 +443,7 @@ public sealed class TributaryClient : IAsyncDisposable
             }
         }
 
-        // A person may be signing in during the first request: the connection waits for that too.
-        var budget = options.RequestTimeout + (authorization?.Timeout ?? TimeSpan.Zero);
-        using var timeout = CancellationTokenSource.CreateLinkedTokenSource(cancellationToken);
-        timeout.CancelAfter(budget);
-        var clientOptions = new McpClientOptions { ClientInfo = new Implementation { Name = "tributary-client", Version = "0.1.0" }, ProtocolVersion = options.ProtocolVersion, InitializationTimeout = budget };
-        if (authorization is not null)
-        {
-            clientOptions.DiscoverProbeTimeout = budget;
-        }
-
-        return await McpClient.CreateAsync(transport, clientOptions, options.LoggerFactory is { } loggers ? new WithoutTraceLoggerFactory(loggers) : null, timeout.Token);
+        return transport;
     }
 
     private enum Failure
@@ -424,7 +465,7 @@ public sealed class TributaryClient : IAsyncDisposable
         InvalidDataException => Failure.Permanent,
         OperationCanceledException or TimeoutException or IOException or ClientTransportClosedException or System.Net.WebSockets.WebSocketException => Failure.Transient,
         McpException { InnerException: { } inner } => Classify(inner, caller),
-        McpException when error.Message.StartsWith(OAuthFailurePrefix, StringComparison.Ordinal) => Failure.Authentication,
+        McpException when OAuthFailures.Any(f => error.Message.StartsWith(f, StringComparison.Ordinal)) => Failure.Authentication,
         McpProtocolException { ErrorCode: McpErrorCode.InternalError } => Failure.Transient,
         McpException when error.Message.Contains("session", StringComparison.OrdinalIgnoreCase) => Failure.Transient,
         _ => Failure.Permanent,
@@ -444,15 +485,19 @@ public sealed class TributaryClient : IAsyncDisposable
         return null;
     }
 
-    /// <summary>How the SDK's OAuth support begins the message of an authorization it could not complete.</summary>
-    private const string OAuthFailurePrefix = "Failed to handle unauthorized response";
+    /// <summary>How the SDK's OAuth support begins the messages of an authorization it could not complete (the first, most of them).</summary>
+    private static readonly string[] OAuthFailures =
+    [
+        "Failed to handle unauthorized response", "Resource URI in metadata", "Failed to fetch resource metadata", "Failed to find .well-known", "The server does not support the 'Bearer'",
+    ];
 
     /// <summary>A refusal as a <see cref="TributaryAuthenticationException"/> that says what failed: our own as it is, the SDK's OAuth failures without its preamble.</summary>
     private static TributaryAuthenticationException AuthenticationFailure(Exception error) => error switch
     {
         TributaryAuthenticationException own => own,
-        McpException when error.Message.StartsWith(OAuthFailurePrefix, StringComparison.Ordinal) =>
+        McpException when error.Message.StartsWith(OAuthFailures[0], StringComparison.Ordinal) =>
             new TributaryAuthenticationException($"the OAuth authorization failed: {error.Message[(error.Message.IndexOf(". ", StringComparison.Ordinal) + 2)..]}", error),
+        McpException => new TributaryAuthenticationException($"the OAuth authorization failed: {error.Message}", error),
         _ => new TributaryAuthenticationException($"the server refused the credentials: {Describe(error)}", error),
     };
 

@@ -49,6 +49,12 @@ public sealed record TributaryClientOptions
     /// <summary>The MCP protocol revision to ask for, such as <c>2025-11-25</c>; by default the newest the SDK speaks, falling back to what the server offers.</summary>
     public string? ProtocolVersion { get; init; }
 
+    /// <summary>
+    /// Answers a server that asks the user for input (MCP elicitation, such as a confirmation or a form); the SDK fills in the
+    /// defaults of the fields an answer leaves out. None by default, and then the client does not offer elicitation.
+    /// </summary>
+    public Func<ModelContextProtocol.Protocol.ElicitRequestParams?, CancellationToken, ValueTask<ModelContextProtocol.Protocol.ElicitResult>>? ElicitationHandler { get; init; }
+
     /// <summary>The longest one request may take before it is cancelled.</summary>
     public TimeSpan RequestTimeout { get; init; } = TimeSpan.FromSeconds(30);
 
