@@ -16,8 +16,7 @@ public sealed class AuthorizationCodeTests
     public async Task A_person_signs_in_through_the_loopback_redirect_with_pkce_and_steps_up_for_a_scope_the_server_asks_for()
     {
         await using var issuer = await TestAuthorizationServer.StartAsync();
-        await using var server = new ClientServer(DemoDatabase.Copy(), TestPaths.NewTempDirectory(), TestPaths.FreePort(), issuer.Issuer);
-        await server.InitializeAsync();
+        await using var server = await ClientServer.StartForIssuerAsync(issuer.Issuer);
         using var browser = new Browser();
         var options = Options(server.McpEndpoint, browser);
 
@@ -52,8 +51,7 @@ public sealed class AuthorizationCodeTests
     public async Task An_authorization_endpoint_that_is_not_an_https_url_is_refused_and_never_opened(string endpoint)
     {
         await using var authorizationServer = MetadataOnlyAuthorizationServer(endpoint);
-        await using var server = new ClientServer(DemoDatabase.Copy(), TestPaths.NewTempDirectory(), TestPaths.FreePort(), authorizationServer.BaseAddress);
-        await server.InitializeAsync();
+        await using var server = await ClientServer.StartForIssuerAsync(authorizationServer.BaseAddress);
         using var browser = new Browser();
 
         var error = await Assert.ThrowsAsync<TributaryAuthenticationException>(() => TributaryClient.ConnectAsync(Options(server.McpEndpoint, browser)));
@@ -69,8 +67,7 @@ public sealed class AuthorizationCodeTests
         await using var issuer = await TestAuthorizationServer.StartAsync();
 
         // Tokens are issued for this server's URI, and it wants another audience: every one of them gets 401.
-        await using var server = new ClientServer(DemoDatabase.Copy(), TestPaths.NewTempDirectory(), TestPaths.FreePort(), issuer.Issuer, audience: "https://elsewhere.example.com/mcp");
-        await server.InitializeAsync();
+        await using var server = await ClientServer.StartForIssuerAsync(issuer.Issuer, audience: "https://elsewhere.example.com/mcp");
         using var browser = new Browser();
 
         var error = await Assert.ThrowsAsync<TributaryAuthenticationException>(() => TributaryClient.ConnectAsync(Options(server.McpEndpoint, browser)));
@@ -83,8 +80,7 @@ public sealed class AuthorizationCodeTests
     public async Task A_refusal_on_the_authorization_page_ends_in_a_clear_error_that_names_it()
     {
         await using var issuer = await TestAuthorizationServer.StartAsync();
-        await using var server = new ClientServer(DemoDatabase.Copy(), TestPaths.NewTempDirectory(), TestPaths.FreePort(), issuer.Issuer);
-        await server.InitializeAsync();
+        await using var server = await ClientServer.StartForIssuerAsync(issuer.Issuer);
         var pages = new ConcurrentBag<Uri>();
         var options = new TributaryClientOptions
         {

@@ -30,6 +30,14 @@ public sealed class ClientServer : TributaryHttpServer
         Audience = audience;
     }
 
+    /// <summary>Starts a server on a free port that accepts the OAuth tokens of <paramref name="issuer"/> (for <paramref name="audience"/>, when not its own URI).</summary>
+    public static async Task<ClientServer> StartForIssuerAsync(Uri issuer, string? audience = null)
+    {
+        var server = new ClientServer(DemoDatabase.Copy(), TestPaths.NewTempDirectory(), TestPaths.FreePort(), issuer, audience);
+        await server.InitializeAsync();
+        return server;
+    }
+
     /// <summary>The OAuth issuer whose tokens the server accepts, when any.</summary>
     public Uri? Issuer { get; }
 
@@ -455,8 +463,7 @@ public sealed class OAuthClientTests
     public async Task Client_credentials_from_discovery_work_and_refusals_end_without_a_loop()
     {
         await using var issuer = await TestAuthorizationServer.StartAsync();
-        await using var server = new ClientServer(DemoDatabase.Copy(), TestPaths.NewTempDirectory(), TestPaths.FreePort(), issuer.Issuer);
-        await server.InitializeAsync();
+        await using var server = await ClientServer.StartForIssuerAsync(issuer.Issuer);
         var credentials = new OAuthClientCredentials
         {
             Issuer = issuer.Issuer,
