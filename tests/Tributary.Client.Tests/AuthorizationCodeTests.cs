@@ -16,11 +16,16 @@ public sealed class AuthorizationCodeTests
     public async Task A_person_signs_in_through_the_loopback_redirect_with_pkce_and_steps_up_for_a_scope_the_server_asks_for()
     {
         await using var issuer = await TestAuthorizationServer.StartAsync();
-        await using var server = await ClientServer.StartForIssuerAsync(issuer.Issuer);
+        var (database, data, port) = (DemoDatabase.Copy(), TestPaths.NewTempDirectory(), TestPaths.FreePort());
+        var server = new ClientServer(database, data, port, issuer.Issuer);
+        await server.InitializeAsync();
         using var browser = new Browser();
         var options = Options(server.McpEndpoint, browser);
 
-        await using var client = await TributaryClient.ConnectAsync(options with { Authorization = options.Authorization! with { Scopes = ["sources:shop:read"] } });
+        // A session (2025-11-25), so that the restart below ends it and the client must connect anew.
+        await using var client = await TributaryClient.ConnectAsync(options with { ProtocolVersion = "2025-11-25", Authorization = options.Authorization! with { Scopes = ["sources:shop:read"] } });
+        var reconnected = 0;
+        client.StatusChanged += (_, status) => reconnected += status == ConnectionStatus.Connected ? 1 : 0;
         Assert.Equal("shop", Assert.Single((await client.ListSourcesAsync()).Sources).Name);
         Assert.Equal(4, (await client.QueryAsync("shop", "SELECT id FROM orders LIMIT 4").ToListAsync()).Count);
 
@@ -42,6 +47,14 @@ public sealed class AuthorizationCodeTests
         Assert.True(sequence > 0);
         Assert.Equal(2, browser.Opened.Count);
         Assert.Contains("topics:orders", HttpUtility.ParseQueryString(browser.Opened[1].Query)["scope"], StringComparison.Ordinal);
+
+        // A restarted server means a new connection, which uses the tokens the client already has: nobody signs in again.
+        await server.DisposeAsync();
+        await using var restarted = new ClientServer(database, data, port, issuer.Issuer);
+        await restarted.InitializeAsync();
+        Assert.Equal("shop", Assert.Single((await client.ListSourcesAsync()).Sources).Name);
+        Assert.Equal(1, reconnected);
+        Assert.Equal(2, browser.Opened.Count);
     }
 
     [Theory]
