@@ -17,16 +17,18 @@ public sealed partial class TributaryClient : IAsyncDisposable
 {
     private readonly TributaryClientOptions _options;
     private readonly TokenSource? _tokens;
+    private readonly AuthorizationCodeFlow? _authorization;
     private readonly HttpClient? _ownedHttp;
     private readonly SemaphoreSlim _reconnecting = new(1, 1);
     private readonly ClientMetrics _metrics;
     private readonly ClientRequests _requests;
     private McpClient _mcp;
 
-    private TributaryClient(TributaryClientOptions options, TokenSource? tokens, HttpClient? ownedHttp, McpClient mcp)
+    private TributaryClient(TributaryClientOptions options, TokenSource? tokens, AuthorizationCodeFlow? authorization, HttpClient? ownedHttp, McpClient mcp)
     {
         _options = options;
         _tokens = tokens;
+        _authorization = authorization;
         _ownedHttp = ownedHttp;
         _mcp = mcp;
         _metrics = new ClientMetrics(options.MeterFactory);
@@ -44,27 +46,34 @@ public sealed partial class TributaryClient : IAsyncDisposable
     {
         ArgumentNullException.ThrowIfNull(options);
         options.Validate();
-        var tokens = options.OAuth is { } oauth ? new TokenSource(oauth, oauth.Resource ?? options.Endpoint!.ToString(), options.HttpClient ?? SharedHttp) : null;
+        var tokens = options.OAuth is { } oauth ? new TokenSource(oauth, options.Endpoint!, options.HttpClient ?? SharedHttp) : null;
         var ownedHttp = options.Transport is TributaryTransport.Http or TributaryTransport.Sse && ClientTls.Needed(options) ? ClientTls.CreateHttpClient(options) : null;
+        AuthorizationCodeFlow? authorization = null;
         try
         {
-            return await ConnectAsync(ownedHttp is null ? options : options with { HttpClient = ownedHttp }, tokens, ownedHttp, cancellationToken);
+            authorization = options.Authorization is { } code ? AuthorizationCodeFlow.Start(code) : null;
+            return await ConnectAsync(ownedHttp is null ? options : options with { HttpClient = ownedHttp }, tokens, authorization, ownedHttp, cancellationToken);
         }
         catch
         {
             ownedHttp?.Dispose();
             tokens?.Dispose();
+            authorization?.Dispose();
             throw;
         }
     }
 
-    private static async Task<TributaryClient> ConnectAsync(TributaryClientOptions options, TokenSource? tokens, HttpClient? ownedHttp, CancellationToken cancellationToken)
+    private static async Task<TributaryClient> ConnectAsync(TributaryClientOptions options, TokenSource? tokens, AuthorizationCodeFlow? authorization, HttpClient? ownedHttp, CancellationToken cancellationToken)
     {
         for (var attempt = 1; ; attempt++)
         {
             try
             {
-                return new TributaryClient(options, tokens, ownedHttp, await CreateAsync(options, tokens, renewToken: false, cancellationToken));
+                return new TributaryClient(options, tokens, authorization, ownedHttp, await CreateAsync(options, tokens, authorization, renewToken: false, cancellationToken));
+            }
+            catch (TributaryAuthenticationException)
+            {
+                throw;
             }
             catch (Exception e) when (TlsFailure(e) is { } tls)
             {
@@ -81,7 +90,7 @@ public sealed partial class TributaryClient : IAsyncDisposable
             {
                 if (kind == Failure.Authentication)
                 {
-                    throw new TributaryAuthenticationException($"the server refused the credentials: {Describe(e)}", e);
+                    throw AuthenticationFailure(e);
                 }
 
                 if (attempt >= options.Retry.Attempts)
@@ -236,6 +245,7 @@ public sealed partial class TributaryClient : IAsyncDisposable
         await Mcp.DisposeAsync();
         _reconnecting.Dispose();
         _tokens?.Dispose();
+        _authorization?.Dispose();
         _ownedHttp?.Dispose();
         _metrics.Dispose();
     }
@@ -260,7 +270,7 @@ public sealed partial class TributaryClient : IAsyncDisposable
                     // An OAuth token may have expired or been revoked: one new token and connection, then give up (no 401 loop).
                     if (_tokens is null || renewed)
                     {
-                        throw new TributaryAuthenticationException($"the server refused the credentials: {Describe(e)}", e);
+                        throw AuthenticationFailure(e);
                     }
 
                     renewed = true;
@@ -295,7 +305,7 @@ public sealed partial class TributaryClient : IAsyncDisposable
             McpClient fresh;
             try
             {
-                fresh = await CreateAsync(_options, _tokens, renewToken, cancellationToken);
+                fresh = await CreateAsync(_options, _tokens, _authorization, renewToken, cancellationToken);
             }
             catch (Exception e) when (Classify(e, cancellationToken) == Failure.Transient)
             {
@@ -323,7 +333,58 @@ public sealed partial class TributaryClient : IAsyncDisposable
 
     private static readonly HttpClient SharedHttp = new() { Timeout = TimeSpan.FromSeconds(30) };
 
-    private static async Task<McpClient> CreateAsync(TributaryClientOptions options, TokenSource? tokens, bool renewToken, CancellationToken cancellationToken)
+    private static async Task<McpClient> CreateAsync(TributaryClientOptions options, TokenSource? tokens, AuthorizationCodeFlow? authorization, bool renewToken, CancellationToken cancellationToken)
+    {
+        // A person may be signing in during the first request: the connection waits for that too.
+        var budget = options.RequestTimeout + (authorization?.Timeout ?? TimeSpan.Zero);
+        using var timeout = CancellationTokenSource.CreateLinkedTokenSource(cancellationToken);
+        timeout.CancelAfter(budget);
+        var clientOptions = new McpClientOptions { ClientInfo = new Implementation { Name = "tributary-client", Version = "0.1.0" }, ProtocolVersion = options.ProtocolVersion, InitializationTimeout = budget };
+        clientOptions.Handlers.ElicitationHandler = options.ElicitationHandler;
+        if (authorization is not null)
+        {
+            clientOptions.DiscoverProbeTimeout = budget;
+        }
+
+        var loggers = options.LoggerFactory is { } factory ? new WithoutTraceLoggerFactory(factory) : null;
+        for (var attempt = 1; ; attempt++)
+        {
+            try
+            {
+                return await McpClient.CreateAsync(await CreateTransportAsync(options, tokens, authorization, renewToken && attempt == 1, cancellationToken), clientOptions, loggers, timeout.Token);
+            }
+            catch (Exception e) when (options.ProtocolVersion is null && attempt < 3 && InitializeRevisionToTry(e) is { } revision)
+            {
+                clientOptions.ProtocolVersion = revision;
+            }
+        }
+    }
+
+    /// <summary>
+    /// The revision to connect with by <c>initialize</c> after <paramref name="error"/>, when it shows a server of the initialize
+    /// era that the SDK's negotiation stumbled on; null otherwise.
+    /// </summary>
+    private static string? InitializeRevisionToTry(Exception error)
+    {
+        // It answered the 2026-07-28 probe (server/discover) with something that is not a discover result, as servers of
+        // the initialize era that answer any unknown method with an empty result do.
+        if (error is JsonException && error.Message.Contains(nameof(DiscoverResult), StringComparison.Ordinal))
+        {
+            return "2025-11-25";
+        }
+
+        // It answered initialize with an older revision than the one asked for, which the SDK refuses once one is asked for.
+        const string Mismatch = "Server protocol version mismatch.";
+        return error is McpException && error.Message.StartsWith(Mismatch, StringComparison.Ordinal) &&
+            error.Message[(error.Message.LastIndexOf(' ') + 1)..] is var offered && OlderInitializeRevisions.Contains(offered)
+            ? offered
+            : null;
+    }
+
+    /// <summary>Protocol revisions before 2025-11-25 that a server may answer <c>initialize</c> with.</summary>
+    private static readonly string[] OlderInitializeRevisions = ["2025-06-18", "2025-03-26", "2024-11-05"];
+
+    private static async Task<IClientTransport> CreateTransportAsync(TributaryClientOptions options, TokenSource? tokens, AuthorizationCodeFlow? authorization, bool renewToken, CancellationToken cancellationToken)
     {
         IClientTransport transport;
         if (options.Transport == TributaryTransport.Stdio)
@@ -361,14 +422,13 @@ public sealed partial class TributaryClient : IAsyncDisposable
                     TransportMode = options.Transport == TributaryTransport.Sse ? HttpTransportMode.Sse : HttpTransportMode.StreamableHttp,
                     AdditionalHeaders = headers,
                     ConnectionTimeout = options.RequestTimeout,
+                    OAuth = authorization?.CreateOptions(),
                 };
                 transport = options.HttpClient is { } client ? new HttpClientTransport(http, client, ownsHttpClient: false) : new HttpClientTransport(http);
             }
         }
 
-        using var timeout = CancellationTokenSource.CreateLinkedTokenSource(cancellationToken);
-        timeout.CancelAfter(options.RequestTimeout);
-        return await McpClient.CreateAsync(transport, new McpClientOptions { ClientInfo = new Implementation { Name = "tributary-client", Version = "0.1.0" }, ProtocolVersion = options.ProtocolVersion }, options.LoggerFactory is { } loggers ? new WithoutTraceLoggerFactory(loggers) : null, timeout.Token);
+        return transport;
     }
 
     private enum Failure
@@ -383,12 +443,14 @@ public sealed partial class TributaryClient : IAsyncDisposable
     {
         _ when caller.IsCancellationRequested => Failure.Permanent,
         TributaryToolException => Failure.Permanent,
+        TributaryAuthenticationException => Failure.Authentication,
         _ when TlsFailure(error) is not null => Failure.Permanent,
         HttpRequestException { StatusCode: HttpStatusCode.Unauthorized or HttpStatusCode.Forbidden } => Failure.Authentication,
         HttpRequestException { StatusCode: null or HttpStatusCode.NotFound or HttpStatusCode.TooManyRequests or >= HttpStatusCode.InternalServerError } => Failure.Transient,
         InvalidDataException => Failure.Permanent,
         OperationCanceledException or TimeoutException or IOException or ClientTransportClosedException or System.Net.WebSockets.WebSocketException => Failure.Transient,
         McpException { InnerException: { } inner } => Classify(inner, caller),
+        McpException when OAuthFailures.Any(f => error.Message.StartsWith(f, StringComparison.Ordinal)) => Failure.Authentication,
         McpProtocolException { ErrorCode: McpErrorCode.InternalError } => Failure.Transient,
         McpException when error.Message.Contains("session", StringComparison.OrdinalIgnoreCase) => Failure.Transient,
         _ => Failure.Permanent,
@@ -407,6 +469,22 @@ public sealed partial class TributaryClient : IAsyncDisposable
 
         return null;
     }
+
+    /// <summary>How the SDK's OAuth support begins the messages of an authorization it could not complete (the first, most of them).</summary>
+    private static readonly string[] OAuthFailures =
+    [
+        "Failed to handle unauthorized response", "Resource URI in metadata", "Failed to fetch resource metadata", "Failed to find .well-known", "The server does not support the 'Bearer'",
+    ];
+
+    /// <summary>A refusal as a <see cref="TributaryAuthenticationException"/> that says what failed: our own as it is, the SDK's OAuth failures without its preamble.</summary>
+    private static TributaryAuthenticationException AuthenticationFailure(Exception error) => error switch
+    {
+        TributaryAuthenticationException own => own,
+        McpException when error.Message.StartsWith(OAuthFailures[0], StringComparison.Ordinal) =>
+            new TributaryAuthenticationException($"the OAuth authorization failed: {error.Message[(error.Message.IndexOf(". ", StringComparison.Ordinal) + 2)..]}", error),
+        McpException => new TributaryAuthenticationException($"the OAuth authorization failed: {error.Message}", error),
+        _ => new TributaryAuthenticationException($"the server refused the credentials: {Describe(error)}", error),
+    };
 
     private static string Describe(Exception error) => error is HttpRequestException { StatusCode: { } status } ? $"HTTP {(int)status} {status}: {error.Message}" : error.Message;
 

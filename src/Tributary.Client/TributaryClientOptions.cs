@@ -37,14 +37,23 @@ public sealed record TributaryClientOptions
     /// <summary>A bearer token (OAuth access token) sent as <c>Authorization: Bearer</c> (HTTP and SSE).</summary>
     public string? BearerToken { get; init; }
 
-    /// <summary>OAuth 2.1 client credentials: the client gets (and renews) its own bearer token.</summary>
+    /// <summary>OAuth 2.1 client credentials, for a program acting for itself: the client gets (and renews) its own bearer token (HTTP, SSE and WebSocket).</summary>
     public OAuthClientCredentials? OAuth { get; init; }
+
+    /// <summary>OAuth 2.1 authorization code with PKCE, for a person signing in through the authorization server's page: the SDK's OAuth support gets and refreshes the tokens (HTTP and SSE).</summary>
+    public OAuthAuthorizationCode? Authorization { get; init; }
 
     /// <summary>A Tributary API key (<c>trib_...</c>) sent as <c>X-API-Key</c> (HTTP and SSE), or as <c>TRIBUTARY_API_KEY</c> to a stdio server.</summary>
     public string? ApiKey { get; init; }
 
     /// <summary>The MCP protocol revision to ask for, such as <c>2025-11-25</c>; by default the newest the SDK speaks, falling back to what the server offers.</summary>
     public string? ProtocolVersion { get; init; }
+
+    /// <summary>
+    /// Answers a server that asks the user for input (MCP elicitation, such as a confirmation or a form); the SDK fills in the
+    /// defaults of the fields an answer leaves out. None by default, and then the client does not offer elicitation.
+    /// </summary>
+    public Func<ModelContextProtocol.Protocol.ElicitRequestParams?, CancellationToken, ValueTask<ModelContextProtocol.Protocol.ElicitResult>>? ElicitationHandler { get; init; }
 
     /// <summary>The longest one request may take before it is cancelled.</summary>
     public TimeSpan RequestTimeout { get; init; } = TimeSpan.FromSeconds(30);
@@ -99,6 +108,22 @@ public sealed record TributaryClientOptions
         if (ClientCertificate is { HasPrivateKey: false })
         {
             throw new ArgumentException($"the client certificate '{ClientCertificate.Subject}' has no private key: load it with its key (PEM certificate and key, or PKCS#12)");
+        }
+
+        if (new object?[] { BearerToken, OAuth, Authorization }.Count(c => c is not null) > 1)
+        {
+            throw new ArgumentException("BearerToken, OAuth (client credentials) and Authorization (authorization code) each supply the bearer token: set one of them");
+        }
+
+        OAuth?.Validate();
+        if (Authorization is not null)
+        {
+            if (Transport is not (TributaryTransport.Http or TributaryTransport.Sse))
+            {
+                throw new ArgumentException($"Authorization (authorization code) works over Http and Sse, not {Transport}: get a token first and pass it as BearerToken");
+            }
+
+            Authorization.Validate();
         }
 
         if (RequestTimeout <= TimeSpan.Zero)

@@ -194,5 +194,5 @@ public sealed class TributaryToolException(string tool, string message) : Except
 /// <summary>The server could not be reached, or stopped answering, after the retries.</summary>
 public sealed class TributaryConnectionException(string message, Exception inner) : Exception(message, inner);
 
-/// <summary>The server refused the credentials (HTTP 401 or 403).</summary>
-public sealed class TributaryAuthenticationException(string message, Exception inner) : Exception(message, inner);
+/// <summary>The server refused the credentials (HTTP 401 or 403), or the client could not get any (an OAuth authorization that failed).</summary>
+public sealed class TributaryAuthenticationException(string message, Exception? inner = null) : Exception(message, inner);

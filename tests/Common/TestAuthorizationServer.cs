@@ -423,7 +423,9 @@ public sealed class TestAuthorizationServer : IAsyncDisposable
 
     private void ValidateTokenRequest(OpenIddictServerEvents.ValidateTokenRequestContext context)
     {
-        var secret = context.Request.ClientSecret;
+        // RFC 6749, section 2.3.1: a secret that is an empty string may be omitted, so sending one is sending none (the
+        // MCP SDK does, as HTTP Basic, for a registered public client when the metadata lists client_secret_basic first).
+        var secret = string.IsNullOrEmpty(context.Request.ClientSecret) ? null : context.Request.ClientSecret;
         if (context.ClientId is null || !_clients.TryGetValue(context.ClientId, out var client))
         {
             context.Reject(Errors.InvalidClient, $"Unknown client_id '{context.ClientId}'.");

@@ -22,15 +22,27 @@ public sealed class ClientServer : TributaryHttpServer
     {
     }
 
-    public ClientServer(string database, string data, int port, Uri? issuer = null)
+    public ClientServer(string database, string data, int port, Uri? issuer = null, string? audience = null)
         : base(database, data)
     {
         Port = port;
         Issuer = issuer;
+        Audience = audience;
+    }
+
+    /// <summary>Starts a server on a free port that accepts the OAuth tokens of <paramref name="issuer"/> (for <paramref name="audience"/>, when not its own URI).</summary>
+    public static async Task<ClientServer> StartForIssuerAsync(Uri issuer, string? audience = null)
+    {
+        var server = new ClientServer(DemoDatabase.Copy(), TestPaths.NewTempDirectory(), TestPaths.FreePort(), issuer, audience);
+        await server.InitializeAsync();
+        return server;
     }
 
     /// <summary>The OAuth issuer whose tokens the server accepts, when any.</summary>
     public Uri? Issuer { get; }
+
+    /// <summary>The audience its tokens must have, when not this server's own URI.</summary>
+    public string? Audience { get; }
 
     public int Port { get; }
 
@@ -46,7 +58,7 @@ public sealed class ClientServer : TributaryHttpServer
           orders: { description: Order activity }
         auth:
           api_keys: true
-        {{(Issuer is null ? "" : $"  oauth: {{ issuer: {Issuer} }}")}}
+        {{(Issuer is null ? "" : $"  oauth: {{ issuer: {Issuer}{(Audience is null ? "" : $", audience: {Audience}")} }}")}}
         """, DataDirectory));
 
     /// <summary>Creates an API key with every scope.</summary>
@@ -451,8 +463,7 @@ public sealed class OAuthClientTests
     public async Task Client_credentials_from_discovery_work_and_refusals_end_without_a_loop()
     {
         await using var issuer = await TestAuthorizationServer.StartAsync();
-        await using var server = new ClientServer(DemoDatabase.Copy(), TestPaths.NewTempDirectory(), TestPaths.FreePort(), issuer.Issuer);
-        await server.InitializeAsync();
+        await using var server = await ClientServer.StartForIssuerAsync(issuer.Issuer);
         var credentials = new OAuthClientCredentials
         {
             Issuer = issuer.Issuer,
@@ -465,6 +476,12 @@ public sealed class OAuthClientTests
         {
             Assert.Equal("shop", Assert.Single((await client.ListSourcesAsync()).Sources).Name);
             Assert.Empty((await client.ListSourcesAsync()).Topics);
+        }
+
+        // Without an issuer, the authorization server is the one the server's protected resource metadata names.
+        await using (var client = await TributaryClient.ConnectAsync(options with { OAuth = credentials with { Issuer = null } }))
+        {
+            Assert.Equal("shop", Assert.Single((await client.ListSourcesAsync()).Sources).Name);
         }
 
         var wrongSecret = await Assert.ThrowsAsync<TributaryAuthenticationException>(() => TributaryClient.ConnectAsync(options with { OAuth = credentials with { ClientSecret = "not-the-secret" } }));

@@ -24,7 +24,7 @@ internal sealed record SuiteVersion(string Alias, string ExpectedVersion)
     public override string ToString() => ExpectedVersion;
 }
 
-/// <summary>Installs the suite with <c>npm ci</c> when needed and runs its server scenarios with the Node 22 from node_modules.</summary>
+/// <summary>Installs the suite with <c>npm ci</c> when needed and runs its server and client scenarios with the Node 22 from node_modules.</summary>
 internal static partial class ConformanceSuite
 {
     private static readonly SemaphoreSlim InstallLock = new(1, 1);
@@ -82,26 +82,60 @@ internal static partial class ConformanceSuite
         }
     }
 
+    /// <summary>The <c>--require</c> preload that keeps the suite's mock servers on 127.0.0.1 (they listen on every interface).</summary>
+    public static string LoopbackPreload => Path.Combine(ConformanceDirectory, "loopback-only.cjs");
+
     /// <summary>
     /// Runs <c>conformance server --url URL [arguments] -o DIR</c> and reads every scenario's <c>checks.json</c>.
     /// The process is killed if it runs longer than <paramref name="timeout"/>.
     /// </summary>
     public static async Task<SuiteRun> RunServerAsync(SuiteVersion suite, string url, IEnumerable<string> arguments, TimeSpan timeout)
     {
+        var (commandLine, exitCode, output, outputDirectory) = await RunAsync(suite, ["server", "--url", url, .. arguments], timeout);
+        var announced = SuiteHeader().Match(output) is { Success: true } header ? int.Parse(header.Groups[1].Value, System.Globalization.CultureInfo.InvariantCulture) : (int?)null;
+        var scenarios = Directory.GetDirectories(outputDirectory)
+            .Select(directory => ScenarioResult.Read(directory))
+            .OrderBy(s => s.Scenario, StringComparer.Ordinal)
+            .ToList();
+        return new SuiteRun(suite, commandLine, exitCode, output, outputDirectory, announced, scenarios);
+    }
+
+    /// <summary>
+    /// Runs <c>conformance client --command COMMAND --scenario SCENARIO -o DIR</c>: the suite starts its mock server(s),
+    /// then <paramref name="command"/> with the server URL appended, and reads the scenario's <c>checks.json</c>.
+    /// </summary>
+    public static async Task<SuiteRun> RunClientAsync(SuiteVersion suite, string command, string scenario, TimeSpan timeout)
+    {
+        var (commandLine, exitCode, output, outputDirectory) = await RunAsync(suite, ["client", "--command", command, "--scenario", scenario], timeout);
+
+        // Scenario names hold slashes (auth/...): their folders nest.
+        var checks = Directory.GetFiles(outputDirectory, "checks.json", SearchOption.AllDirectories);
+        var scenarios = checks.Length == 0 ? [] : new[] { ScenarioResult.Read(Path.GetDirectoryName(checks.Single())!, scenario) };
+        return new SuiteRun(suite, commandLine, exitCode, output, outputDirectory, 1, scenarios);
+    }
+
+    /// <summary>The client scenarios <c>conformance list</c> names (those under "Client scenarios").</summary>
+    public static async Task<IReadOnlyList<string>> ListClientScenariosAsync(SuiteVersion suite)
+    {
+        await EnsureInstalledAsync();
+        using var node = ChildProcess.Start(Node, [suite.EntryPoint, "list"], ConformanceDirectory);
+        var exitCode = await node.WaitForExitAsync(TimeSpan.FromSeconds(30));
+        Assert.True(exitCode == 0, $"conformance list exited with {exitCode}: {node.StandardError}");
+        var text = node.StandardOutput;
+        return [.. ListedScenario().Matches(text[text.IndexOf("Client scenarios", StringComparison.Ordinal)..]).Select(m => m.Groups[1].Value)];
+    }
+
+    /// <summary>Runs the suite's CLI with <paramref name="arguments"/> and a fresh results folder (<c>-o</c>); killed after <paramref name="timeout"/>.</summary>
+    private static async Task<(string CommandLine, int ExitCode, string Output, string OutputDirectory)> RunAsync(SuiteVersion suite, string[] arguments, TimeSpan timeout)
+    {
         await EnsureInstalledAsync();
         var outputDirectory = Path.Combine(Path.GetTempPath(), "tributary-conformance", Guid.NewGuid().ToString("N"));
         Directory.CreateDirectory(outputDirectory);
-        string[] commandLine = [suite.EntryPoint, "server", "--url", url, .. arguments, "-o", outputDirectory];
+        string[] commandLine = ["--require", LoopbackPreload, suite.EntryPoint, .. arguments, "-o", outputDirectory];
         var environment = new Dictionary<string, string?> { ["NO_COLOR"] = "1", ["FORCE_COLOR"] = "0" };
         using var node = ChildProcess.Start(Node, commandLine, ConformanceDirectory, environment: environment);
         var exitCode = await node.WaitForExitAsync(timeout);
-        var output = node.StandardOutput + node.StandardError;
-        var announced = SuiteHeader().Match(output) is { Success: true } header ? int.Parse(header.Groups[1].Value, System.Globalization.CultureInfo.InvariantCulture) : (int?)null;
-        var scenarios = Directory.GetDirectories(outputDirectory)
-            .Select(ScenarioResult.Read)
-            .OrderBy(s => s.Scenario, StringComparer.Ordinal)
-            .ToList();
-        return new SuiteRun(suite, node.CommandLine, exitCode, output, outputDirectory, announced, scenarios);
+        return (node.CommandLine, exitCode, node.StandardOutput + node.StandardError, outputDirectory);
     }
 
     private static List<string> InstalledMismatches()
@@ -129,6 +163,9 @@ internal static partial class ConformanceSuite
 
         return mismatches;
     }
+
+    [GeneratedRegex(@"^\s+- (\S+) \[", RegexOptions.Multiline)]
+    private static partial Regex ListedScenario();
 
     [GeneratedRegex(@"Running (?:[a-z-]+ suite|requirements \S+) \((\d+) scenarios\)")]
     private static partial Regex SuiteHeader();

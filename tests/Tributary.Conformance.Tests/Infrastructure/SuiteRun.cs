@@ -36,10 +36,10 @@ internal sealed partial record ScenarioResult(string Scenario, string Directory,
     /// <summary>The details of the check with <paramref name="id"/> as JSON text (empty if absent).</summary>
     public string DetailsOf(string id) => Checks.FirstOrDefault(c => c.Id == id)?.Details ?? "";
 
-    /// <summary>Reads a folder the suite wrote, named <c>server-SCENARIO-TIMESTAMP</c>.</summary>
-    public static ScenarioResult Read(string directory)
+    /// <summary>Reads a folder the suite wrote, named <c>server-SCENARIO-TIMESTAMP</c> (or results of the scenario <paramref name="name"/>).</summary>
+    public static ScenarioResult Read(string directory, string? name = null)
     {
-        var name = TimestampSuffix().Replace(Path.GetFileName(directory), "");
+        name ??= TimestampSuffix().Replace(Path.GetFileName(directory), "");
         name = name.StartsWith("server-", StringComparison.Ordinal) ? name["server-".Length..] : name;
         var file = Path.Combine(directory, "checks.json");
         if (!File.Exists(file))
