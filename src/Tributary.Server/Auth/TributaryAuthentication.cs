@@ -10,6 +10,7 @@ using Microsoft.IdentityModel.Tokens;
 using ModelContextProtocol.AspNetCore.Authentication;
 using ModelContextProtocol.Authentication;
 using Tributary.Core.Configuration;
+using Tributary.Core.Security;
 using Tributary.Server.State;
 
 namespace Tributary.Server.Auth;
@@ -56,11 +57,20 @@ public static class TributaryAuthentication
                     AuthorizationServers = [oauth.Issuer.ToString()],
                     BearerMethodsSupported = ["header"],
                     ResourceName = "Tributary",
+                    ScopesSupported = ScopesOf(config),
                 });
         }
 
         return services;
     }
+
+    /// <summary>Every scope this configuration uses, for the resource metadata: a client that knows no better asks for these, and the authorization server grants what it decides.</summary>
+    private static List<string> ScopesOf(TributaryConfig config) =>
+    [
+        .. config.Sources.SelectMany(s => s.Writable ? new[] { Grants.Source(s.Name, "read"), Grants.Source(s.Name, "write") } : [Grants.Source(s.Name, "read")]),
+        .. config.Topics.SelectMany(t => new[] { Grants.Topic(t.Name, "read"), Grants.Topic(t.Name, "publish") }),
+        .. config.Tools.Select(t => Grants.Tool(t.Name)),
+    ];
 
     /// <summary>This server's canonical resource URI: <c>server.public_url</c> + <c>/mcp</c>.</summary>
     public static string ResourceUri(TributaryConfig config)

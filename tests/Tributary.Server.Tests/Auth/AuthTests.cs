@@ -35,6 +35,7 @@ public sealed class AuthTests(AuthServer server) : IClassFixture<AuthServer>
             var metadata = JsonDocument.Parse(await http.GetStringAsync(url)).RootElement;
             Assert.Equal(server.Resource, metadata.GetProperty("resource").GetString());
             Assert.Equal(server.Issuer.Issuer.ToString(), metadata.GetProperty("authorization_servers")[0].GetString());
+            Assert.Contains("sources:shop:read", metadata.GetProperty("scopes_supported").EnumerateArray().Select(s => s.GetString()));
         }
 
         Assert.Equal("ok", await http.GetStringAsync(new Uri(server.BaseAddress, "/healthz")));
