@@ -93,7 +93,7 @@ public sealed partial class TributaryClient : IAsyncDisposable
                     throw AuthenticationFailure(e);
                 }
 
-                if (attempt >= options.Retry.Attempts)
+                if (attempt >= (options.Retry.ConnectAttempts ?? options.Retry.Attempts))
                 {
                     throw new TributaryConnectionException($"cannot connect to {Where(options)} after {attempt} tries: {Describe(e)}", e);
                 }

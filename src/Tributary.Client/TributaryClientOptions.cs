@@ -145,6 +145,9 @@ public sealed record RetryPolicy
     /// <summary>Tries in all, the first included.</summary>
     public int Attempts { get; init; } = 4;
 
+    /// <summary>Tries for the first connection (default <see cref="Attempts"/>): a long-running follower may wait longer for a server it was connected to than for one it never reached.</summary>
+    public int? ConnectAttempts { get; init; }
+
     /// <summary>The wait before the second try.</summary>
     public TimeSpan FirstDelay { get; init; } = TimeSpan.FromMilliseconds(200);
 

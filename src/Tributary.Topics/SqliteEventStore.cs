@@ -24,6 +24,12 @@ public sealed class SqliteEventStore : IEventStore
     private readonly IEventBus _bus;
     private readonly Func<string, TopicRetention> _retention;
     private readonly Channel<Pending> _queue = Channel.CreateBounded<Pending>(new BoundedChannelOptions(65_536) { SingleReader = true });
+    /// <summary>The meter of the topic store: <c>tributary.events.in</c>, events appended, by topic.</summary>
+    public const string MeterName = "Tributary.Topics";
+
+    private static readonly System.Diagnostics.Metrics.Meter Meter = new(MeterName);
+    private static readonly System.Diagnostics.Metrics.Counter<long> EventsIn = Meter.CreateCounter<long>("tributary.events.in", "{event}", "Events appended to topics (every ingest path), by topic");
+
     private readonly SqliteConnection _writer;
     private readonly Task _writing;
     private readonly Timer _watcher;
@@ -217,6 +223,7 @@ public sealed class SqliteEventStore : IEventStore
             foreach (var group in batch.GroupBy(b => b.Pending.Event.Topic, StringComparer.Ordinal))
             {
                 _bus.Announce(group.Key, group.Max(b => b.Sequence));
+                EventsIn.Add(group.Count(), new KeyValuePair<string, object?>("topic", group.Key));
                 _sincePrune[group.Key] = _sincePrune.GetValueOrDefault(group.Key) + group.Count();
                 if (_sincePrune[group.Key] >= 1000)
                 {

@@ -99,8 +99,10 @@ public sealed class ClientCommandsTests
             new Regex("\"n\":2"));
         await WaitUntilAsync(() => subscriber.StandardOutput.Contains("\"n\":1", StringComparison.Ordinal));
 
-        // The server stops (its process ends) and a new one starts on the same address and data.
+        // The server stops (its process ends) and, after an outage longer than a one-off command would wait, a new one
+        // starts on the same address and data.
         server.Dispose();
+        await Task.Delay(TimeSpan.FromSeconds(4));
         using var restarted = TributaryProcess.Start(directory, null, "serve", "--http", address, "--data-dir", data);
         await restarted.WaitForEndpointAsync(Patience);
         await using (var publisher = await McpClient.CreateAsync(new HttpClientTransport(new HttpClientTransportOptions { Endpoint = endpoint })))

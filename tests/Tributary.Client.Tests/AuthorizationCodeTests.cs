@@ -37,7 +37,8 @@ public sealed class AuthorizationCodeTests
         Assert.Equal("code", query["response_type"]);
         Assert.Equal("S256", query["code_challenge_method"]);
         Assert.Equal(43, query["code_challenge"]!.Length);
-        Assert.Equal("sources:shop:read", query["scope"]);
+        // The first 401 (for the handshake) names no scope, so the client asks for the reading scopes the server lists.
+        Assert.Equal("sources:shop:read topics:orders:read", query["scope"]);
         Assert.Equal(server.McpEndpoint.AbsoluteUri.TrimEnd('/'), query["resource"]!.TrimEnd('/'));
         Assert.StartsWith("http://127.0.0.1:", query["redirect_uri"], StringComparison.Ordinal);
         Assert.Equal("Authorization received. You may close this window.", browser.LastPageText);

@@ -400,6 +400,8 @@ internal static class ClientCommands
             BearerToken = parse.GetValue(target.Token) ?? Environment.GetEnvironmentVariable(TokenVariable),
             ApiKey = parse.GetValue(target.ApiKey) ?? Environment.GetEnvironmentVariable(Tributary.Core.Configuration.AuthConfig.StdioKeyVariable),
             RequestTimeout = TimeSpan.FromSeconds(seconds),
+            // subscribe runs until interrupted: once connected, it waits out a server that is away (a restart, a deploy).
+            Retry = parse.CommandResult.Command.Name == "subscribe" ? new RetryPolicy { Attempts = int.MaxValue, ConnectAttempts = 4, MaxDelay = TimeSpan.FromSeconds(5) } : new RetryPolicy(),
             ClientCertificate = parse.GetValue(target.Cert) is { } cert ? Pem("--cert", cert, () => X509Certificate2.CreateFromPemFile(cert, parse.GetValue(target.CertKey))) : null,
             TrustedAuthority = parse.GetValue(target.Ca) is { } ca ? Pem("--ca", ca, () =>
             {

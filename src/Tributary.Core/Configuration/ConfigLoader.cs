@@ -15,7 +15,7 @@ public sealed partial class ConfigLoader
     /// <summary>The configuration file name looked for by default.</summary>
     public const string DefaultFileName = "tributary.yaml";
 
-    private static readonly string[] ServerKeys = ["http", "public_url", "tls", "allowed_origins", "allowed_hosts", "max_request_bytes", "data_dir", "cursor_secret", "idempotency_retention"];
+    private static readonly string[] ServerKeys = ["http", "public_url", "tls", "allowed_origins", "allowed_hosts", "max_request_bytes", "data_dir", "cursor_secret", "idempotency_retention", "metrics", "otlp_endpoint"];
     private static readonly string[] SourceKeys = ["kind", "description", "statement_timeout", "max_rows", "max_rows_limit", "max_result_bytes", "batch_concurrency", "writable", "tables", "capture"];
     private static readonly string[] CaptureKeys = ["topic", "operations", "columns"];
     private static readonly string[] TableKeys = ["version_column", "columns"];
@@ -172,6 +172,8 @@ public sealed partial class ConfigLoader
                 "data_dir" => server with { DataDir = reader.Scalar(value, path) ?? server.DataDir },
                 "cursor_secret" => server with { CursorSecret = reader.Scalar(value, path) },
                 "idempotency_retention" => server with { IdempotencyRetention = reader.Duration(value, path, TimeSpan.FromDays(30)) ?? server.IdempotencyRetention },
+                "metrics" => server with { Metrics = reader.Boolean(value, path) ?? server.Metrics },
+                "otlp_endpoint" => server with { OtlpEndpoint = reader.Url(value, path) },
                 _ => server,
             };
         }

@@ -60,6 +60,12 @@ public sealed record ServerConfig
 
     /// <summary>How long a write's idempotency key is remembered; default 24 h.</summary>
     public TimeSpan IdempotencyRetention { get; init; } = TimeSpan.FromHours(24);
+
+    /// <summary>Serve Prometheus metrics at <c>/metrics</c> (HTTP only; behind authentication when it is configured); default true.</summary>
+    public bool Metrics { get; init; } = true;
+
+    /// <summary>An OpenTelemetry collector to export traces and metrics to over OTLP (such as <c>http://127.0.0.1:4318</c>); none by default.</summary>
+    public Uri? OtlpEndpoint { get; init; }
 }
 
 /// <summary>One data source: a provider kind plus its settings.</summary>

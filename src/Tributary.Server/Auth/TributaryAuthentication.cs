@@ -64,13 +64,12 @@ public static class TributaryAuthentication
         return services;
     }
 
-    /// <summary>Every scope this configuration uses, for the resource metadata: a client that knows no better asks for these, and the authorization server grants what it decides.</summary>
+    /// <summary>
+    /// The reading scopes of this configuration, for the resource metadata: what a client that was told no scope asks for.
+    /// Writes, publishing and named tools are not among them: the 403 for a call that needs one names it (step-up).
+    /// </summary>
     private static List<string> ScopesOf(TributaryConfig config) =>
-    [
-        .. config.Sources.SelectMany(s => s.Writable ? new[] { Grants.Source(s.Name, "read"), Grants.Source(s.Name, "write") } : [Grants.Source(s.Name, "read")]),
-        .. config.Topics.SelectMany(t => new[] { Grants.Topic(t.Name, "read"), Grants.Topic(t.Name, "publish") }),
-        .. config.Tools.Select(t => Grants.Tool(t.Name)),
-    ];
+        [.. config.Sources.Select(s => Grants.Source(s.Name, "read")), .. config.Topics.Select(t => Grants.Topic(t.Name, "read"))];
 
     /// <summary>This server's canonical resource URI: <c>server.public_url</c> + <c>/mcp</c>.</summary>
     public static string ResourceUri(TributaryConfig config)

@@ -53,7 +53,9 @@ public static class TributaryServerExtensions
         {
             services.AddSingleton<McpServerTool, FetchTool>();
         }
-        services.AddMetrics();
+
+        Observability.TributaryTelemetry.AddTributaryTelemetry(services, config);
+        services.AddSingleton(sp => new Observability.TributaryMetrics(sp.GetRequiredService<System.Diagnostics.Metrics.IMeterFactory>(), () => sp.GetService<TopicSubscriptions>()?.Active ?? 0));
         services.AddSingleton<BatchQueryMetrics>();
         services.AddSingleton<McpServerTool, BatchQueryTool>();
         services.AddSingleton<McpServerResource, SourcesResource>();

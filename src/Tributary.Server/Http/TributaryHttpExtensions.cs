@@ -90,6 +90,11 @@ public static class TributaryHttpExtensions
         app.UseWebSockets(new WebSocketOptions { KeepAliveInterval = TimeSpan.FromSeconds(30) });
         app.UseRouting();
         app.MapGet("/healthz", (RequestDelegate)(context => context.Response.WriteAsync("ok")));
+        if (app.Services.GetService<Core.Configuration.TributaryConfig>() is { Server.Metrics: true })
+        {
+            app.MapPrometheusScrapingEndpoint(Observability.TributaryTelemetry.MetricsPath);
+        }
+
         if (app.Services.GetService<Core.Sources.SourceRegistry>() is not null)
         {
             var readiness = ActivatorUtilities.CreateInstance<ReadinessEndpoint>(app.Services);

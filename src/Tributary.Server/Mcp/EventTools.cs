@@ -52,7 +52,7 @@ internal sealed class PublishEventTool(TopicRegistry topics, IEventStore store) 
 /// <c>read_events</c>: a topic's events after a cursor, filtered; waits up to <c>wait_ms</c> for the next one when there is
 /// none yet. The no-loss way to follow a topic for any client.
 /// </summary>
-internal sealed class ReadEventsTool(TopicRegistry topics, IEventStore store, IEventBus bus, Microsoft.Extensions.Hosting.IHostApplicationLifetime lifetime) : TributaryTool(ReadOnlyTool(
+internal sealed class ReadEventsTool(TopicRegistry topics, IEventStore store, IEventBus bus, Microsoft.Extensions.Hosting.IHostApplicationLifetime lifetime, Observability.TributaryMetrics metrics) : TributaryTool(ReadOnlyTool(
     "read_events",
     "Read a topic's events",
     "Returns a topic's events after 'after' (a cursor from an earlier read), oldest first, with the cursor to pass next time. Without 'after', returns the newest events. " +
@@ -132,6 +132,7 @@ internal sealed class ReadEventsTool(TopicRegistry topics, IEventStore store, IE
         json.WriteEndArray();
         json.WriteNumber("cursor"u8, cursor);
         json.WriteEndObject();
+        metrics.EventsRead(topic, events.Count);
     }
 
     /// <summary>Writes one event as JSON (shared with the topic resource).</summary>

@@ -16,7 +16,7 @@ namespace Tributary.Server.Mcp;
 /// once, and a burst becomes at most one more notification per <see cref="Coalesce"/>; the reader then reads every event
 /// since its cursor (the log keeps them all).
 /// </summary>
-internal sealed partial class TopicSubscriptions(TopicRegistry topics, IEventStore store, IEventBus bus, Auth.AccessPolicy access, Microsoft.Extensions.Hosting.IHostApplicationLifetime lifetime, ILogger<TopicSubscriptions> logger)
+internal sealed partial class TopicSubscriptions(TopicRegistry topics, IEventStore store, IEventBus bus, Auth.AccessPolicy access, Microsoft.Extensions.Hosting.IHostApplicationLifetime lifetime, Observability.TributaryMetrics metrics, ILogger<TopicSubscriptions> logger)
 {
     /// <summary>Most resources one subscription request (or one session) may follow.</summary>
     public const int MaxPerRequest = 100;
@@ -176,6 +176,7 @@ internal sealed partial class TopicSubscriptions(TopicRegistry topics, IEventSto
                 {
                     lastNotified = System.Diagnostics.Stopwatch.GetTimestamp();
                     await notify(cancellationToken);
+                    metrics.Notified(topic);
                 }
             }
         }

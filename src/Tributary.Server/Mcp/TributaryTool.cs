@@ -32,8 +32,10 @@ public abstract class TributaryTool : McpServerTool
     {
         ArgumentNullException.ThrowIfNull(request);
         using var output = new PooledBufferWriter();
+        var started = System.Diagnostics.Stopwatch.GetTimestamp();
         var outcome = await RunAsync(request.Params?.Arguments, request.User, request.Services?.GetService<Auth.AccessPolicy>(), output, cancellationToken);
-        return outcome.Error is { } error ? Error(error) : new CallToolResult
+        request.Services?.GetService<Observability.TributaryMetrics>()?.ToolCalled(ProtocolTool.Name, outcome.Error is null, System.Diagnostics.Stopwatch.GetElapsedTime(started));
+        return outcome.Error is { } error ? Error(WithTrace(error)) : new CallToolResult
         {
             Content = [new TextContentBlock { Text = Encoding.UTF8.GetString(output.WrittenSpan) }],
             StructuredContent = JsonElement.Parse(output.WrittenSpan),
@@ -101,6 +103,10 @@ public abstract class TributaryTool : McpServerTool
 
         return Encoding.UTF8.GetString(output.WrittenSpan);
     }
+
+    /// <summary>A plain-text error with the request's trace id, so that a report of it leads to the trace (a JSON error stays as it is).</summary>
+    private static string WithTrace(string error) =>
+        System.Diagnostics.Activity.Current is { } activity && !error.StartsWith('{') ? $"{error} (trace {activity.TraceId})" : error;
 
     /// <summary>A tool error result with <paramref name="message"/>.</summary>
     public static CallToolResult Error(string message) => new()

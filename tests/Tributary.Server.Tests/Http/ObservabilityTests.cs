@@ -1,0 +1,68 @@
+using System.Net;
+using System.Net.Http.Headers;
+using System.Text;
+using Tributary.Server.Tests.Mcp;
+using Tributary.Server.Tests.Topics;
+
+namespace Tributary.Server.Tests.Http;
+
+/// <summary>Prometheus metrics at /metrics during a run, and the trace id in tool errors (continuing a caller's traceparent).</summary>
+public sealed class ObservabilityTests(TopicsServer server) : IClassFixture<TopicsServer>
+{
+    [Fact]
+    public async Task Metrics_show_tool_calls_requests_events_and_subscriptions()
+    {
+        await using var client = await server.ConnectAsync();
+        await client.CallOkAsync("query", new() { ["source"] = "shop", ["sql"] = "SELECT 1" });
+        await client.CallErrorAsync("query", new() { ["source"] = "shop", ["sql"] = "SELECT * FROM nowhere" });
+        await client.CallOkAsync("publish_event", new() { ["topic"] = "orders", ["type"] = "metrics.check", ["data"] = new { n = 1 } });
+        await client.CallOkAsync("read_events", new() { ["topic"] = "orders", ["after"] = 0 });
+
+        using var http = new HttpClient { BaseAddress = server.BaseAddress };
+        string[] expected =
+        [
+            "tributary_tool_calls_total{",
+            "outcome=\"ok\"",
+            "outcome=\"error\"",
+            "tool=\"query\"",
+            "tributary_tool_duration_seconds_bucket{",
+            "tributary_events_in_total{",
+            "topic=\"orders\"",
+            "tributary_events_out_total{",
+            "tributary_subscriptions_active",
+            "mcp_server_operation_duration_seconds_bucket{",
+        ];
+        var text = "";
+        for (var attempt = 0; attempt < 50 && !expected.All(e => text.Contains(e, StringComparison.Ordinal)); attempt++)
+        {
+            // The exporter caches a scrape for a moment.
+            await Task.Delay(100);
+            text = await http.GetStringAsync("/metrics");
+        }
+
+        Assert.All(expected, e => Assert.Contains(e, text, StringComparison.Ordinal));
+    }
+
+    [Fact]
+    public async Task A_tool_error_carries_the_trace_id_of_the_callers_traceparent()
+    {
+        const string traceId = "0af7651916cd43dd8448eb211c80319c";
+        var body = """
+            {"jsonrpc":"2.0","id":1,"method":"tools/call","params":{"name":"query","arguments":{"source":"shop","sql":"SELECT * FROM nowhere"},
+             "_meta":{"traceparent":"00-TRACE-b7ad6b7169203331-01","io.modelcontextprotocol/protocolVersion":"2026-07-28","io.modelcontextprotocol/clientCapabilities":{},"io.modelcontextprotocol/clientInfo":{"name":"test","version":"1"}}}}
+            """.Replace("TRACE", traceId, StringComparison.Ordinal);
+        using var http = new HttpClient();
+        using var request = new HttpRequestMessage(HttpMethod.Post, server.McpEndpoint) { Content = new StringContent(body, Encoding.UTF8) };
+        request.Content.Headers.ContentType = new MediaTypeHeaderValue("application/json");
+        request.Headers.Accept.ParseAdd("application/json");
+        request.Headers.Accept.ParseAdd("text/event-stream");
+        request.Headers.Add("MCP-Protocol-Version", "2026-07-28");
+        request.Headers.Add("Mcp-Method", "tools/call");
+        request.Headers.Add("Mcp-Name", "query");
+        using var response = await http.SendAsync(request);
+        Assert.Equal(HttpStatusCode.OK, response.StatusCode);
+        var text = await response.Content.ReadAsStringAsync();
+        Assert.Contains("\"isError\":true", text, StringComparison.Ordinal);
+        Assert.Contains($"(trace {traceId})", text, StringComparison.Ordinal);
+    }
+}
