@@ -25,6 +25,13 @@ if (Environment.GetEnvironmentVariable("TRIBUTARY_MICRO_SQLITE_MULTITHREAD") == 
     Console.WriteLine($"sqlite3_config(SQLITE_CONFIG_MULTITHREAD) = {rc}");
 }
 
+// auth-cpu: the AuthPipeline variants timed by CPU time, not wall time (the cores are shared with other work).
+if (args is ["auth-cpu", ..])
+{
+    await Tributary.Bench.Micro.AuthPipeline.MeasureCpuAsync(Console.Out);
+    return;
+}
+
 // In process (no generated project: the repository's warnings-as-errors settings stay out of BenchmarkDotNet's way),
 // short runs: two noisy cores make long runs no more exact.
 var config = ManualConfig.Create(DefaultConfig.Instance)

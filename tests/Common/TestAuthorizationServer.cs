@@ -42,6 +42,23 @@ public sealed record TestAuthorizationServerOptions
 
     /// <summary>How long access tokens live (their <c>exp</c> minus <c>iat</c>). Default: one hour.</summary>
     public TimeSpan AccessTokenLifetime { get; init; } = TimeSpan.FromHours(1);
+
+    /// <summary>
+    /// Which metadata documents it serves (the other path answers 404). Default: both, as most issuers do; one alone
+    /// stands for an issuer that speaks only OpenID Connect discovery or only RFC 8414.
+    /// </summary>
+    public TestMetadataDocuments MetadataDocuments { get; init; } = TestMetadataDocuments.OpenIdConnect | TestMetadataDocuments.OAuthAuthorizationServer;
+}
+
+/// <summary>The issuer metadata documents a <see cref="TestAuthorizationServer"/> can serve.</summary>
+[Flags]
+public enum TestMetadataDocuments
+{
+    /// <summary>OpenID Connect discovery, at <c>/.well-known/openid-configuration</c>.</summary>
+    OpenIdConnect = 1,
+
+    /// <summary>RFC 8414 authorization server metadata, at <c>/.well-known/oauth-authorization-server</c>.</summary>
+    OAuthAuthorizationServer = 2,
 }
 
 /// <summary>
@@ -53,8 +70,8 @@ public sealed record TestAuthorizationServerOptions
 /// Access tokens carry <c>iss</c> (<see cref="Issuer"/>), <c>sub</c>, <c>aud</c> (the RFC 8707 <c>resource</c>
 /// parameters), <c>scope</c> (space separated), <c>client_id</c>, <c>iat</c>, <c>exp</c> and <c>jti</c>; they are
 /// signed, not encrypted. Any scope and any absolute resource URI is accepted. Discovery is served at
-/// <c>/.well-known/openid-configuration</c> and <c>/.well-known/oauth-authorization-server</c>, the key set at
-/// <see cref="JwksUri"/>.
+/// <c>/.well-known/openid-configuration</c> and <c>/.well-known/oauth-authorization-server</c> (or only one of them, as
+/// <see cref="TestAuthorizationServerOptions.MetadataDocuments"/> says), the key set at <see cref="JwksUri"/>.
 /// </para>
 /// <para>
 /// The authorization endpoint has no login page: it signs in at once the user named by the standard <c>login_hint</c>
@@ -105,8 +122,11 @@ public sealed class TestAuthorizationServer : IAsyncDisposable
     /// <summary>The issuer, such as <c>http://127.0.0.1:41234/</c>: the <c>iss</c> of its tokens and the base of its endpoints.</summary>
     public Uri Issuer => _issuer ?? throw new InvalidOperationException("The authorization server is not started.");
 
-    /// <summary>The OpenID Connect discovery document.</summary>
+    /// <summary>The OpenID Connect discovery document (404 when <see cref="TestAuthorizationServerOptions.MetadataDocuments"/> leaves it out).</summary>
     public Uri DiscoveryEndpoint => new(Issuer, ".well-known/openid-configuration");
+
+    /// <summary>The RFC 8414 authorization server metadata (404 when <see cref="TestAuthorizationServerOptions.MetadataDocuments"/> leaves it out).</summary>
+    public Uri MetadataEndpoint => new(Issuer, ".well-known/oauth-authorization-server");
 
     /// <summary>The JSON Web Key Set with the public signing keys.</summary>
     public Uri JwksUri => new(Issuer, ".well-known/jwks");
@@ -311,7 +331,7 @@ public sealed class TestAuthorizationServer : IAsyncDisposable
         {
             server.SetAuthorizationEndpointUris("connect/authorize")
                 .SetTokenEndpointUris("connect/token")
-                .SetConfigurationEndpointUris(".well-known/openid-configuration", ".well-known/oauth-authorization-server")
+                .SetConfigurationEndpointUris(MetadataPaths())
                 .SetJsonWebKeySetEndpointUris(".well-known/jwks");
             server.AllowClientCredentialsFlow().AllowAuthorizationCodeFlow().RequireProofKeyForCodeExchange();
 
@@ -369,6 +389,12 @@ public sealed class TestAuthorizationServer : IAsyncDisposable
         _issuer = new Uri(new Uri(address), "/");
         ReloadServerOptions();
     }
+
+    private string[] MetadataPaths() =>
+    [
+        .. Options.MetadataDocuments.HasFlag(TestMetadataDocuments.OpenIdConnect) ? [".well-known/openid-configuration"] : Array.Empty<string>(),
+        .. Options.MetadataDocuments.HasFlag(TestMetadataDocuments.OAuthAuthorizationServer) ? [".well-known/oauth-authorization-server"] : Array.Empty<string>(),
+    ];
 
     /// <summary>Drops OpenIddict's cached options, so that their next use rebuilds them with the current issuer and keys.</summary>
     private void ReloadServerOptions() =>

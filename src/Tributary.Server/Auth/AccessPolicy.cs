@@ -81,7 +81,7 @@ public sealed class AccessPolicy
             case RequestMethods.ToolsCall:
                 return String(parameters, "name") is { } name && _tools.TryGetValue(name, out var tool)
                     ? tool.RequiredScope(parameters.TryGetProperty("arguments", out var arguments) && arguments.ValueKind == JsonValueKind.Object
-                        ? arguments.EnumerateObject().ToDictionary(p => p.Name, p => p.Value, StringComparer.Ordinal)
+                        ? new JsonObjectArguments(arguments)
                         : null)
                     : null;
             case RequestMethods.ResourcesRead:
@@ -124,6 +124,43 @@ public sealed class AccessPolicy
 
     private static string? String(JsonElement element, string name) =>
         element.ValueKind == JsonValueKind.Object && element.TryGetProperty(name, out var value) && value.ValueKind == JsonValueKind.String ? value.GetString() : null;
+}
+
+/// <summary>
+/// The arguments of a <c>tools/call</c> as the JSON object they came in, looked up in place (no dictionary is built). As
+/// when the SDK reads them into a dictionary, the last of repeated names wins.
+/// </summary>
+internal sealed class JsonObjectArguments(JsonElement arguments) : IReadOnlyDictionary<string, JsonElement>
+{
+    public JsonElement this[string key] => TryGetValue(key, out var value) ? value : throw new KeyNotFoundException(key);
+
+    public IEnumerable<string> Keys => this.Select(p => p.Key);
+
+    public IEnumerable<JsonElement> Values => this.Select(p => p.Value);
+
+    public int Count
+    {
+        get
+        {
+            var count = 0;
+            using var pairs = GetEnumerator();
+            while (pairs.MoveNext())
+            {
+                count++;
+            }
+
+            return count;
+        }
+    }
+
+    public bool ContainsKey(string key) => TryGetValue(key, out _);
+
+    public bool TryGetValue(string key, out JsonElement value) => arguments.TryGetProperty(key, out value);
+
+    public IEnumerator<KeyValuePair<string, JsonElement>> GetEnumerator() =>
+        arguments.EnumerateObject().GroupBy(p => p.Name, StringComparer.Ordinal).Select(g => KeyValuePair.Create(g.Key, g.Last().Value)).GetEnumerator();
+
+    System.Collections.IEnumerator System.Collections.IEnumerable.GetEnumerator() => GetEnumerator();
 }
 
 /// <summary>A call the caller's scopes do not allow: a tool error for tools, an invalid request for other methods.</summary>

@@ -1,4 +1,5 @@
 using System.Globalization;
+using System.IO.MemoryMappedFiles;
 using System.Security.Cryptography;
 using System.Text;
 using Microsoft.Data.Sqlite;
@@ -8,7 +9,7 @@ namespace Tributary.Server.Auth;
 /// <summary>
 /// API keys in Tributary's state store (<c>state.db</c>): each key is <c>trib_&lt;id&gt;_&lt;secret&gt;</c> with 256 random
 /// bits of secret, shown once at creation and kept only as a SHA-256 hash. Verification compares hashes in constant time.
-/// Keys are cached in memory, and the cache is dropped whenever the store's write-ahead log changes (every commit, by any
+/// Keys are cached in memory, and the cache is dropped whenever the store's write-ahead log index changes (every commit, by any
 /// process, such as <c>tributary keys revoke</c>, changes it), so a revocation takes effect at the next request.
 /// </summary>
 public sealed class ApiKeyStore : IDisposable
@@ -32,9 +33,17 @@ public sealed class ApiKeyStore : IDisposable
     private readonly SqliteConnection _connection;
     private readonly TimeProvider _time;
     private readonly Lock _lock = new();
+    // Longer than any key made here (5 + 12 + 1 + 43 characters); longer text is refused unread.
+    private const int MaxKeyLength = 200;
+
+    // What an unknown id's secret is compared with, so that it takes as long as a known one.
+    private static readonly byte[] UnknownKeyHash = new byte[SHA256.HashSizeInBytes];
+
     private readonly System.Collections.Concurrent.ConcurrentDictionary<string, ApiKey> _cache = new(StringComparer.Ordinal);
-    private readonly Microsoft.Win32.SafeHandles.SafeFileHandle _wal;
-    private (DateTime Written, long Length) _walStamp;
+    private readonly System.Collections.Concurrent.ConcurrentDictionary<string, ApiKey>.AlternateLookup<ReadOnlySpan<char>> _cacheById;
+    private readonly MemoryMappedFile _sharedMemory;
+    private readonly MemoryMappedViewAccessor _walIndexHeader;
+    private WalIndexHeader _seen;
 
     /// <summary>Opens (or creates) the key table in the state store at <paramref name="path"/>.</summary>
     public ApiKeyStore(string path, TimeProvider? time = null)
@@ -42,13 +51,19 @@ public sealed class ApiKeyStore : IDisposable
         ArgumentException.ThrowIfNullOrEmpty(path);
         Directory.CreateDirectory(Path.GetDirectoryName(Path.GetFullPath(path))!);
         _time = time ?? TimeProvider.System;
+        _cacheById = _cache.GetAlternateLookup<ReadOnlySpan<char>>();
         _connection = new SqliteConnection(new SqliteConnectionStringBuilder { DataSource = path, Mode = SqliteOpenMode.ReadWriteCreate, Pooling = false, DefaultTimeout = 5 }.ToString());
         _connection.Open();
         using var command = _connection.CreateCommand();
         command.CommandText = Schema + "PRAGMA busy_timeout = 5000;";
         command.ExecuteNonQuery();
-        // The write-ahead log lives as long as this connection is open: every commit, by any process, changes it.
-        _wal = File.OpenHandle(Path.GetFullPath(path) + "-wal", FileMode.OpenOrCreate, FileAccess.Read, FileShare.ReadWrite | FileShare.Delete);
+        // The shared-memory file lives as long as this connection is open; SQLite maps it too, and rewrites its header at
+        // every commit, by any process (https://www.sqlite.org/walformat.html#the_wal_index_file_format).
+        _sharedMemory = MemoryMappedFile.CreateFromFile(
+            new FileStream(Path.GetFullPath(path) + "-shm", FileMode.Open, FileAccess.Read, FileShare.ReadWrite | FileShare.Delete),
+            mapName: null, capacity: 0, MemoryMappedFileAccess.Read, HandleInheritability.None, leaveOpen: false);
+        _walIndexHeader = _sharedMemory.CreateViewAccessor(0, WalIndexHeader.Size, MemoryMappedFileAccess.Read);
+        _seen = WalIndexHeader.Read(_walIndexHeader);
     }
 
     /// <summary>Creates a key; the returned text is the only time the whole key exists outside the caller.</summary>
@@ -108,35 +123,35 @@ public sealed class ApiKeyStore : IDisposable
     }
 
     /// <summary>The key <paramref name="presented"/> stands for, or why it is refused (never which part was wrong beyond the shape).</summary>
-    public ApiKeyCheck Verify(string presented)
+    public ApiKeyCheck Verify(ReadOnlySpan<char> presented)
     {
-        ArgumentNullException.ThrowIfNull(presented);
-        if (!presented.StartsWith(Prefix, StringComparison.Ordinal) || presented.Length > 200 || presented.IndexOf('_', Prefix.Length) is var split && split < 0)
+        if (!presented.StartsWith(Prefix, StringComparison.Ordinal) || presented.Length > MaxKeyLength || presented[Prefix.Length..].IndexOf('_') is var idLength && idLength < 0)
         {
             return ApiKeyCheck.Refused("not a Tributary API key (keys start with trib_)");
         }
 
-        var id = presented[Prefix.Length..split];
-        var secret = presented[(split + 1)..];
+        var id = presented.Slice(Prefix.Length, idLength);
+        var secret = presented[(Prefix.Length + idLength + 1)..];
         DropCacheIfChanged();
-        if (!_cache.TryGetValue(id, out var key))
+        if (!_cacheById.TryGetValue(id, out var key))
         {
             lock (_lock)
             {
-                using var select = Command("SELECT id, name, scopes, created_at, expires_at, revoked_at, secret_hash FROM api_keys WHERE id = $id", ("$id", id));
+                using var select = Command("SELECT id, name, scopes, created_at, expires_at, revoked_at, secret_hash FROM api_keys WHERE id = $id", ("$id", id.ToString()));
                 using var reader = select.ExecuteReader();
                 key = reader.Read() ? Read(reader) with { SecretHash = (byte[])reader[6] } : null;
                 if (key is not null)
                 {
-                    _cache[id] = key;
+                    _cache[key.Id] = key;
                 }
             }
         }
 
-        var hash = key?.SecretHash;
-
         // The hash is compared even for an unknown id, so the time taken does not tell ids apart.
-        var matches = CryptographicOperations.FixedTimeEquals(Hash(secret), hash ?? new byte[32]);
+        Span<byte> hash = stackalloc byte[SHA256.HashSizeInBytes];
+        Span<byte> utf8 = stackalloc byte[MaxKeyLength * 3];
+        SHA256.HashData(utf8[..Encoding.UTF8.GetBytes(secret, utf8)], hash);
+        var matches = CryptographicOperations.FixedTimeEquals(hash, key?.SecretHash ?? UnknownKeyHash);
         if (key is null || !matches)
         {
             return ApiKeyCheck.Refused("unknown API key");
@@ -158,22 +173,38 @@ public sealed class ApiKeyStore : IDisposable
     /// <inheritdoc />
     public void Dispose()
     {
-        _wal.Dispose();
+        _walIndexHeader.Dispose();
+        _sharedMemory.Dispose();
         _connection.Dispose();
     }
 
-    /// <summary>Drops the cache when the write-ahead log changed since the last look (an fstat of its open handle).</summary>
+    /// <summary>
+    /// Drops the cache when anything was committed to the store since the last look: the wal-index header changed (read
+    /// from shared memory, so no system call).
+    /// </summary>
     private void DropCacheIfChanged()
     {
-        var stamp = (File.GetLastWriteTimeUtc(_wal), RandomAccess.GetLength(_wal));
-        if (stamp != _walStamp)
+        var header = WalIndexHeader.Read(_walIndexHeader);
+        if (header != _seen)
         {
             lock (_lock)
             {
                 _cache.Clear();
-                _walStamp = stamp;
+                _seen = header;
             }
         }
+    }
+
+    /// <summary>
+    /// The first copy of SQLite's wal-index header (48 bytes): a change counter bumped by every transaction, the last
+    /// valid frame, the page count, checksums and the log's salts. Any commit changes it.
+    /// </summary>
+    private readonly record struct WalIndexHeader(ulong A, ulong B, ulong C, ulong D, ulong E, ulong F)
+    {
+        public const int Size = 48;
+
+        public static WalIndexHeader Read(MemoryMappedViewAccessor view) =>
+            new(view.ReadUInt64(0), view.ReadUInt64(8), view.ReadUInt64(16), view.ReadUInt64(24), view.ReadUInt64(32), view.ReadUInt64(40));
     }
 
     private static ApiKey Read(SqliteDataReader reader) => new(

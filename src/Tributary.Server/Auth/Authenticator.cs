@@ -27,10 +27,10 @@ public sealed class Authenticator(AuthConfig auth, TokenCache tokens, IServicePr
         ArgumentNullException.ThrowIfNull(context);
         var headers = context.Request.Headers;
         var authorization = headers.Authorization.ToString();
-        var bearer = authorization.StartsWith("Bearer ", StringComparison.OrdinalIgnoreCase) ? authorization[7..].Trim() : null;
-        var key = headers[ApiKeyHeader].ToString() is { Length: > 0 } header ? header.Trim()
-            : bearer is not null && bearer.StartsWith(ApiKeyStore.Prefix, StringComparison.Ordinal) ? bearer
-            : null;
+        var bearer = authorization.StartsWith("Bearer ", StringComparison.OrdinalIgnoreCase) ? authorization.AsMemory(7).Trim() : (ReadOnlyMemory<char>?)null;
+        var key = headers[ApiKeyHeader].ToString() is { Length: > 0 } header ? header.AsMemory().Trim()
+            : bearer is { } presented && presented.Span.StartsWith(ApiKeyStore.Prefix, StringComparison.Ordinal) ? presented
+            : (ReadOnlyMemory<char>?)null;
         if (key is not null)
         {
             if (_keys is null)
@@ -38,7 +38,7 @@ public sealed class Authenticator(AuthConfig auth, TokenCache tokens, IServicePr
                 return (null, "API keys are not accepted here (auth.api_keys is off)");
             }
 
-            var check = _keys.Verify(key);
+            var check = _keys.Verify(key.Value.Span);
             return check.Key is { } valid ? (valid.Principal ??= Principal($"key:{valid.Name}", "ApiKey", valid.Scopes), null) : (null, check.Problem);
         }
 
@@ -49,7 +49,7 @@ public sealed class Authenticator(AuthConfig auth, TokenCache tokens, IServicePr
                 return (null, "bearer tokens are not accepted here (auth.oauth is off): send an API key");
             }
 
-            if (tokens.TryGet(bearer) is { } cached)
+            if (tokens.TryGet(bearer.Value.Span) is { } cached)
             {
                 return (cached, null);
             }

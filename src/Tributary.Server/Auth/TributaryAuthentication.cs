@@ -149,11 +149,19 @@ public static class TributaryAuthentication
 public sealed class TokenCache
 {
     private const int Capacity = 10_000;
-    private readonly ConcurrentDictionary<string, (System.Security.Claims.ClaimsPrincipal Principal, DateTime Expires)> _tokens = new(StringComparer.Ordinal);
+    private readonly ConcurrentDictionary<string, (System.Security.Claims.ClaimsPrincipal Principal, DateTime Expires)> _tokens;
+    private readonly ConcurrentDictionary<string, (System.Security.Claims.ClaimsPrincipal Principal, DateTime Expires)>.AlternateLookup<ReadOnlySpan<char>> _bySpan;
 
-    /// <summary>The principal of a token validated before, while it has not expired.</summary>
-    public System.Security.Claims.ClaimsPrincipal? TryGet(string token) =>
-        _tokens.TryGetValue(token, out var entry) && entry.Expires > DateTime.UtcNow ? entry.Principal : null;
+    /// <summary>An empty cache.</summary>
+    public TokenCache()
+    {
+        _tokens = new(StringComparer.Ordinal);
+        _bySpan = _tokens.GetAlternateLookup<ReadOnlySpan<char>>();
+    }
+
+    /// <summary>The principal of a token validated before, while it has not expired (looked up without copying it out of the header).</summary>
+    public System.Security.Claims.ClaimsPrincipal? TryGet(ReadOnlySpan<char> token) =>
+        _bySpan.TryGetValue(token, out var entry) && entry.Expires > DateTime.UtcNow ? entry.Principal : null;
 
     /// <summary>Remembers a validated token until <paramref name="expires"/>.</summary>
     public void Add(string token, System.Security.Claims.ClaimsPrincipal principal, DateTime expires)

@@ -2,6 +2,7 @@ using System.Text.Json;
 using Microsoft.AspNetCore.Http;
 using Microsoft.Extensions.Logging;
 using Tributary.Core.Configuration;
+using Tributary.Core.Security;
 using Tributary.Server.Auth;
 using Tributary.Server.State;
 
@@ -22,24 +23,44 @@ public sealed partial class AuthGate(RequestDelegate next, Authenticator authent
         : null;
 
     /// <summary>Lets the request through, or answers 401, 403 or 429.</summary>
-    public async Task InvokeAsync(HttpContext context)
+    /// <remarks>
+    /// The checks finish without waiting on anything in the usual case (a key or a token seen before, a body already
+    /// received), so the request goes on to MCP without an async frame of the gate around it.
+    /// </remarks>
+    public Task InvokeAsync(HttpContext context)
     {
         ArgumentNullException.ThrowIfNull(context);
         var path = context.Request.Path;
         if (path == "/healthz" || path == ReadinessEndpoint.Path || path.StartsWithSegments(TributaryAuthentication.MetadataPath) || path.StartsWithSegments("/hooks"))
         {
-            await next(context);
-            return;
+            return next(context);
         }
 
-        var address = context.Connection.RemoteIpAddress?.ToString() ?? "unknown";
+        var admitted = AdmitAsync(context);
+        return admitted.IsCompletedSuccessfully
+            ? admitted.Result ? next(context) : Task.CompletedTask
+            : ContinueAsync(admitted, context);
+    }
+
+    private async Task ContinueAsync(ValueTask<bool> admitted, HttpContext context)
+    {
+        if (await admitted)
+        {
+            await next(context);
+        }
+    }
+
+    /// <summary>True when the request may go on; otherwise the answer (401, 403 or 429) has been written.</summary>
+    private async ValueTask<bool> AdmitAsync(HttpContext context)
+    {
         var (principal, problem) = await authenticator.AuthenticateAsync(context);
         if (principal is null)
         {
+            var address = context.Connection.RemoteIpAddress?.ToString() ?? "unknown";
             if (limits.TakeAddress(address) is { } wait)
             {
                 await TooManyAsync(context, wait);
-                return;
+                return false;
             }
 
             if (problem is not null)
@@ -58,7 +79,7 @@ public sealed partial class AuthGate(RequestDelegate next, Authenticator authent
             await HttpSafetyMiddleware.RejectAsync(context, StatusCodes.Status401Unauthorized, problem is null
                 ? "Unauthorized: send credentials (Authorization: Bearer <token or trib_ key>, X-API-Key, or a client certificate)"
                 : $"Unauthorized: {problem}");
-            return;
+            return false;
         }
 
         context.User = principal;
@@ -66,7 +87,7 @@ public sealed partial class AuthGate(RequestDelegate next, Authenticator authent
         if (limits.TakePrincipal(name) is { } delay)
         {
             await TooManyAsync(context, delay);
-            return;
+            return false;
         }
 
         if (HttpMethods.IsPost(context.Request.Method) && await NeededScopeAsync(context) is ({ } needed, var id))
@@ -75,53 +96,93 @@ public sealed partial class AuthGate(RequestDelegate next, Authenticator authent
             Audit("auth.denied", name, needed);
             context.Response.Headers.WWWAuthenticate = Challenge($"error=\"insufficient_scope\", scope=\"{needed}\"");
             await HttpSafetyMiddleware.RejectAsync(context, StatusCodes.Status403Forbidden, new AccessDeniedException(needed).Message, id);
-            return;
+            return false;
         }
 
-        await next(context);
+        return true;
     }
 
     /// <summary>
-    /// The scope the JSON-RPC request in the body needs and the caller lacks; null when none. A 2026-07-28 request names
-    /// its method in <c>Mcp-Method</c>, so only methods that can need a scope have their body read (into memory, then
-    /// handed on to MCP unchanged).
+    /// The scope the JSON-RPC request in the body needs and the caller lacks (with the request's id); null when none. A
+    /// 2026-07-28 request names its method in <c>Mcp-Method</c>, so only methods that can need a scope have their body
+    /// read (into memory, then handed on to MCP unchanged).
     /// </summary>
-    private async Task<(string? Scope, JsonElement? Id)> NeededScopeAsync(HttpContext context)
+    private async ValueTask<(string? Scope, JsonElement? Id)> NeededScopeAsync(HttpContext context)
     {
         if (context.Request.Headers["Mcp-Method"].ToString() is { Length: > 0 } method && !AccessPolicy.MayNeedScope(method))
         {
             return default;
         }
 
-        byte[] bytes;
-        if (context.Request.ContentLength is { } length and <= int.MaxValue)
-        {
-            bytes = new byte[length];
-            await context.Request.Body.ReadExactlyAsync(bytes, context.RequestAborted);
-        }
-        else
-        {
-            using var buffer = new MemoryStream();
-            await context.Request.Body.CopyToAsync(buffer, context.RequestAborted);
-            bytes = buffer.ToArray();
-        }
-
-        context.Request.Body = new MemoryStream(bytes, writable: false);
+        var body = await BufferBodyAsync(context);
         try
         {
-            using var body = JsonDocument.Parse(bytes);
-            var messages = body.RootElement.ValueKind == JsonValueKind.Array ? body.RootElement.EnumerateArray().ToArray() : [body.RootElement];
+            using var document = JsonDocument.Parse(body);
+            var root = document.RootElement;
             var grants = access.For(context.User);
-            return messages
-                .Where(m => m.ValueKind == JsonValueKind.Object && m.TryGetProperty("method", out var name) && name.ValueKind == JsonValueKind.String)
-                .Select(m => (Scope: access.ScopeFor(m.GetProperty("method").GetString()!, m.TryGetProperty("params", out var p) ? p : default), Id: m.TryGetProperty("id", out var id) ? id.Clone() : (JsonElement?)null))
-                .FirstOrDefault(m => m.Scope is not null && !grants.Allows(m.Scope));
+            if (root.ValueKind != JsonValueKind.Array)
+            {
+                return Denied(root, grants) is { } scope ? (scope, IdOf(root)) : default;
+            }
+
+            foreach (var message in root.EnumerateArray())
+            {
+                if (Denied(message, grants) is { } scope)
+                {
+                    return (scope, IdOf(message));
+                }
+            }
+
+            return default;
         }
         catch (JsonException)
         {
             // Not JSON: MCP answers it with a parse error.
             return default;
         }
+    }
+
+    /// <summary>The scope <paramref name="message"/> (a JSON-RPC request) needs and <paramref name="grants"/> lack, or null.</summary>
+    private string? Denied(JsonElement message, Grants grants) =>
+        message.ValueKind == JsonValueKind.Object && message.TryGetProperty("method"u8, out var method) && method.ValueKind == JsonValueKind.String
+        && access.ScopeFor(method.GetString()!, message.TryGetProperty("params"u8, out var parameters) ? parameters : default) is { } scope
+        && !grants.Allows(scope)
+            ? scope
+            : null;
+
+    /// <summary>The id of a refused request, copied out of the document it came in (only refusals need it).</summary>
+    private static JsonElement? IdOf(JsonElement message) => message.TryGetProperty("id"u8, out var id) ? id.Clone() : null;
+
+    /// <summary>
+    /// Reads the whole body (Kestrel stops it at <c>server.max_request_bytes</c>) into one buffer, which then stands in
+    /// for the body MCP reads. Each read is consumed at once: Kestrel's chunked bodies arrive through a pipe that waits
+    /// for the reader to consume before it takes more, so a body cannot be peeked at in place.
+    /// </summary>
+    private static async ValueTask<ReadOnlyMemory<byte>> BufferBodyAsync(HttpContext context)
+    {
+        var request = context.Request;
+        var reader = request.BodyReader;
+        var copy = request.ContentLength is { } length and <= int.MaxValue ? new MemoryStream((int)length) : new MemoryStream();
+        while (true)
+        {
+            var result = await reader.ReadAsync(context.RequestAborted);
+            foreach (var segment in result.Buffer)
+            {
+                copy.Write(segment.Span);
+            }
+
+            reader.AdvanceTo(result.Buffer.End);
+            if (result.IsCompleted)
+            {
+                break;
+            }
+
+            context.RequestAborted.ThrowIfCancellationRequested();
+        }
+
+        copy.Position = 0;
+        request.Body = copy;
+        return copy.GetBuffer().AsMemory(0, (int)copy.Length);
     }
 
     private string Challenge(string? error) =>

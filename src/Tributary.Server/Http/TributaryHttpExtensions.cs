@@ -70,8 +70,11 @@ public static class TributaryHttpExtensions
         {
             if (auth.OAuth is not null)
             {
-                // Serves the protected resource metadata (no default scheme: it authenticates nothing itself).
-                app.UseAuthentication();
+                // Serves the protected resource metadata (no default scheme: it authenticates nothing itself). Only on its
+                // paths: elsewhere it would make a handler per request for nothing (the gate asks JwtBearer by name).
+                app.UseWhen(
+                    context => context.Request.Path.StartsWithSegments(Auth.TributaryAuthentication.MetadataPath),
+                    metadata => metadata.UseAuthentication());
             }
 
             app.UseMiddleware<AuthGate>();
