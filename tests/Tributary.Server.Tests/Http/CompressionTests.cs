@@ -8,16 +8,13 @@ using ModelContextProtocol.Client;
 using ModelContextProtocol.Protocol;
 using Tributary.Server.Tests.Mcp;
 using Tributary.Server.Tests.Topics;
+using Tributary.Testing;
 
 namespace Tributary.Server.Tests.Http;
 
 /// <summary>MCP answers are compressed for clients that accept it (Brotli or gzip), and event streams still deliver each event as it happens.</summary>
 public sealed class CompressionTests(TopicsServer server) : IClassFixture<TopicsServer>
 {
-    private const string BigQuery = """
-        {"jsonrpc":"2.0","id":1,"method":"tools/call","params":{"name":"query","arguments":{"source":"shop","sql":"SELECT * FROM orders LIMIT 1000","max_rows":1000},
-         "_meta":{"io.modelcontextprotocol/protocolVersion":"2026-07-28","io.modelcontextprotocol/clientCapabilities":{},"io.modelcontextprotocol/clientInfo":{"name":"test","version":"1"}}}}
-        """;
 
     [Theory]
     [InlineData("br")]
@@ -62,14 +59,8 @@ public sealed class CompressionTests(TopicsServer server) : IClassFixture<Topics
     private async Task<(string? Encoding, byte[] Body)> PostAsync(string acceptEncoding)
     {
         using var http = new HttpClient();
-        using var request = new HttpRequestMessage(HttpMethod.Post, server.McpEndpoint) { Content = new StringContent(BigQuery, Encoding.UTF8) };
-        request.Content.Headers.ContentType = new MediaTypeHeaderValue("application/json");
-        request.Headers.Accept.ParseAdd("application/json");
-        request.Headers.Accept.ParseAdd("text/event-stream");
+        using var request = RawMcp.ToolCall(server.McpEndpoint, "query", """{"source":"shop","sql":"SELECT * FROM orders LIMIT 1000","max_rows":1000}""");
         request.Headers.AcceptEncoding.ParseAdd(acceptEncoding);
-        request.Headers.Add("MCP-Protocol-Version", "2026-07-28");
-        request.Headers.Add("Mcp-Method", "tools/call");
-        request.Headers.Add("Mcp-Name", "query");
         using var response = await http.SendAsync(request);
         Assert.Equal(HttpStatusCode.OK, response.StatusCode);
         return (response.Content.Headers.ContentEncoding.SingleOrDefault(), await response.Content.ReadAsByteArrayAsync());

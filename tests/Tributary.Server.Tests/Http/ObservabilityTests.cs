@@ -3,6 +3,7 @@ using System.Net.Http.Headers;
 using System.Text;
 using Tributary.Server.Tests.Mcp;
 using Tributary.Server.Tests.Topics;
+using Tributary.Testing;
 
 namespace Tributary.Server.Tests.Http;
 
@@ -47,18 +48,8 @@ public sealed class ObservabilityTests(TopicsServer server) : IClassFixture<Topi
     public async Task A_tool_error_carries_the_trace_id_of_the_callers_traceparent()
     {
         const string traceId = "0af7651916cd43dd8448eb211c80319c";
-        var body = """
-            {"jsonrpc":"2.0","id":1,"method":"tools/call","params":{"name":"query","arguments":{"source":"shop","sql":"SELECT * FROM nowhere"},
-             "_meta":{"traceparent":"00-TRACE-b7ad6b7169203331-01","io.modelcontextprotocol/protocolVersion":"2026-07-28","io.modelcontextprotocol/clientCapabilities":{},"io.modelcontextprotocol/clientInfo":{"name":"test","version":"1"}}}}
-            """.Replace("TRACE", traceId, StringComparison.Ordinal);
         using var http = new HttpClient();
-        using var request = new HttpRequestMessage(HttpMethod.Post, server.McpEndpoint) { Content = new StringContent(body, Encoding.UTF8) };
-        request.Content.Headers.ContentType = new MediaTypeHeaderValue("application/json");
-        request.Headers.Accept.ParseAdd("application/json");
-        request.Headers.Accept.ParseAdd("text/event-stream");
-        request.Headers.Add("MCP-Protocol-Version", "2026-07-28");
-        request.Headers.Add("Mcp-Method", "tools/call");
-        request.Headers.Add("Mcp-Name", "query");
+        using var request = RawMcp.ToolCall(server.McpEndpoint, "query", """{"source":"shop","sql":"SELECT * FROM nowhere"}""", $"\"traceparent\":\"00-{traceId}-b7ad6b7169203331-01\"");
         using var response = await http.SendAsync(request);
         Assert.Equal(HttpStatusCode.OK, response.StatusCode);
         var text = await response.Content.ReadAsStringAsync();
