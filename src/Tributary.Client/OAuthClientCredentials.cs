@@ -123,9 +123,12 @@ internal sealed class TokenSource(OAuthClientCredentials credentials, Uri endpoi
         }
 
         var issuer = credentials.Issuer ?? await AuthorizationServerOfResourceAsync(cancellationToken);
-        foreach (var document in new[] { ".well-known/oauth-authorization-server", ".well-known/openid-configuration" })
+        // RFC 8414 inserts the well-known path before the issuer's path; OpenID Connect appends it (and is tried inserted too).
+        var origin = issuer.GetLeftPart(UriPartial.Authority);
+        var path = issuer.AbsolutePath.TrimEnd('/');
+        foreach (var address in new[] { $"{origin}/.well-known/oauth-authorization-server{path}", $"{origin}/.well-known/openid-configuration{path}", $"{origin}{path}/.well-known/openid-configuration" }.Distinct())
         {
-            using var metadata = await GetJsonAsync(new Uri(new Uri(issuer.ToString().TrimEnd('/') + "/"), document), cancellationToken);
+            using var metadata = await GetJsonAsync(new Uri(address), cancellationToken);
             if (metadata is null)
             {
                 continue;

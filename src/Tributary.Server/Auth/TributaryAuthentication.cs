@@ -128,19 +128,35 @@ public static class TributaryAuthentication
     }
 
     /// <summary>Issuer metadata: OpenID Connect discovery, else RFC 8414 authorization server metadata.</summary>
-    private sealed class DiscoveryRetriever : IConfigurationRetriever<OpenIdConnectConfiguration>
+    internal sealed class DiscoveryRetriever : IConfigurationRetriever<OpenIdConnectConfiguration>
     {
         public async Task<OpenIdConnectConfiguration> GetConfigurationAsync(string address, IDocumentRetriever retriever, CancellationToken cancel)
         {
-            var issuer = address.TrimEnd('/');
-            try
+            var addresses = MetadataAddresses(new Uri(address));
+            for (var i = 0; ; i++)
             {
-                return await OpenIdConnectConfigurationRetriever.GetAsync(issuer + "/.well-known/openid-configuration", retriever, cancel);
+                try
+                {
+                    return await OpenIdConnectConfigurationRetriever.GetAsync(addresses[i], retriever, cancel);
+                }
+                catch (IOException) when (i < addresses.Count - 1)
+                {
+                    // Not there: the next place the issuer may publish it.
+                }
             }
-            catch (IOException)
-            {
-                return await OpenIdConnectConfigurationRetriever.GetAsync(issuer + "/.well-known/oauth-authorization-server", retriever, cancel);
-            }
+        }
+
+        /// <summary>
+        /// Where an issuer publishes its metadata, in the order tried: OpenID Connect discovery (the path appended), RFC 8414
+        /// (the well-known path inserted before the issuer's path), and for an issuer with a path, OpenID Connect inserted too.
+        /// </summary>
+        internal static IReadOnlyList<string> MetadataAddresses(Uri issuer)
+        {
+            var root = issuer.GetLeftPart(UriPartial.Authority);
+            var path = issuer.AbsolutePath.TrimEnd('/');
+            return path.Length == 0
+                ? [root + "/.well-known/openid-configuration", root + "/.well-known/oauth-authorization-server"]
+                : [root + path + "/.well-known/openid-configuration", root + "/.well-known/oauth-authorization-server" + path, root + "/.well-known/openid-configuration" + path];
         }
     }
 }

@@ -79,4 +79,16 @@ public sealed class IssuerDiscoveryTests
               oauth: { issuer: {{issuer}} }
             """, DataDirectory));
     }
+
+    /// <summary>An issuer with a path (a tenant, a realm): RFC 8414 puts the well-known segment before the path, OpenID Connect after it.</summary>
+    [Fact]
+    public void Metadata_of_an_issuer_with_a_path_is_looked_for_where_each_specification_puts_it()
+    {
+        Assert.Equal(
+            ["https://login.example.com/tenant1/.well-known/openid-configuration", "https://login.example.com/.well-known/oauth-authorization-server/tenant1", "https://login.example.com/.well-known/openid-configuration/tenant1"],
+            Tributary.Server.Auth.TributaryAuthentication.DiscoveryRetriever.MetadataAddresses(new Uri("https://login.example.com/tenant1/")));
+        Assert.Equal(
+            ["https://login.example.com/.well-known/openid-configuration", "https://login.example.com/.well-known/oauth-authorization-server"],
+            Tributary.Server.Auth.TributaryAuthentication.DiscoveryRetriever.MetadataAddresses(new Uri("https://login.example.com/")));
+    }
 }
