@@ -114,24 +114,65 @@ public sealed class PostgresSource : IDataSource, IWritableSource
         }
 
 
-        await using var connection = await OpenAsync(cancellationToken);
-        await using var batch = new NpgsqlBatch(connection)
+        for (var attempt = 1; ; attempt++)
         {
-            BatchCommands =
+            await using var connection = await OpenAsync(cancellationToken);
+            await using var batch = new NpgsqlBatch(connection)
             {
-                new NpgsqlBatchCommand("BEGIN TRANSACTION READ ONLY"),
-                query,
-                new NpgsqlBatchCommand("ROLLBACK"),
-            },
-            Timeout = ClientTimeoutSeconds(_config.StatementTimeout),
-        };
-        await InTransactionAsync(connection, async () =>
-        {
-            await using var reader = await batch.ExecuteReaderAsync(cancellationToken);
-            await output.WriteAsync(new PostgresRowReader(reader), request.Offset, request.MaxRows, request.MaxBytes, cancellationToken, offsetApplied: paged);
-            return true;
-        });
+                BatchCommands =
+                {
+                    new NpgsqlBatchCommand("BEGIN TRANSACTION READ ONLY"),
+                    query,
+                    new NpgsqlBatchCommand("ROLLBACK"),
+                },
+                Timeout = ClientTimeoutSeconds(_config.StatementTimeout),
+            };
+            NpgsqlDataReader reader;
+            try
+            {
+                reader = await batch.ExecuteReaderAsync(cancellationToken);
+            }
+            catch (NpgsqlException e) when (attempt < ReadAttempts && RetryableRead(e) && !cancellationToken.IsCancellationRequested)
+            {
+                // Nothing was read yet: a connection the server dropped (a restart, a failover) or a transient refusal. The
+                // pool discards the broken connection; the next try opens a fresh one.
+                await RollbackAsync(connection);
+                batch.BatchCommands.Remove(query);
+                await Task.Delay(TimeSpan.FromMilliseconds(50 * attempt), cancellationToken);
+                continue;
+            }
+            catch (Exception e) when (e is NpgsqlException or TimeoutException)
+            {
+                await RollbackAsync(connection);
+                throw Translate(e);
+            }
+
+            await InTransactionAsync(connection, async () =>
+            {
+                await using (reader)
+                {
+                    await output.WriteAsync(new PostgresRowReader(reader), request.Offset, request.MaxRows, request.MaxBytes, cancellationToken, offsetApplied: paged);
+                }
+
+                return true;
+            });
+            return;
+        }
     }
+
+    /// <summary>Tries a read may take when its connection fails before any row is read.</summary>
+    private const int ReadAttempts = 3;
+
+    /// <summary>
+    /// A failure a new connection may not have: the server ended this one (57P01 to 57P03, a broken stream) or refused for
+    /// lack of resources. A statement that timed out (57014) or failed on its own terms is not retried.
+    /// </summary>
+    private static bool RetryableRead(NpgsqlException error) => error switch
+    {
+        PostgresException { SqlState: "57P01" or "57P02" or "57P03" } => true,
+        PostgresException { SqlState: var state } => state.StartsWith("53", StringComparison.Ordinal) || state.StartsWith("08", StringComparison.Ordinal),
+        _ => error.IsTransient && error.InnerException is not TimeoutException,
+    };
 
     /// <inheritdoc />
     public async Task<WriteOutcome> ExecuteWriteAsync(WriteStatement statement, CancellationToken cancellationToken)

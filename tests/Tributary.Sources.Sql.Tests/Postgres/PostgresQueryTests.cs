@@ -189,4 +189,21 @@ public sealed class PostgresQueryTests(PostgresSourceFixture fixture) : IClassFi
         Assert.Contains("unreachable", error.Message, StringComparison.Ordinal);
         Assert.DoesNotContain("hunter2", error.Message, StringComparison.Ordinal);
     }
+
+    /// <summary>
+    /// A pooled connection the server has dropped (a restart, a failover, an administrator) fails on first use: a read is
+    /// tried again on a fresh connection instead of failing the caller.
+    /// </summary>
+    [Fact]
+    public async Task A_read_on_a_pooled_connection_the_server_dropped_is_retried_on_a_fresh_one()
+    {
+        await using var source = fixture.Create(TimeSpan.FromSeconds(10));
+        Assert.Equal(1, (await PostgresSourceFixture.QueryAsync(source, new QueryRequest("SELECT 1", [], 10, 0), CancellationToken.None)).GetProperty("rows")[0][0].GetInt32());
+
+        var terminated = await fixture.ScalarAsync<long>("SELECT count(*) FROM (SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE datname = 'shop' AND pid <> pg_backend_pid() AND backend_type = 'client backend') AS t");
+        Assert.True(terminated >= 1);
+
+        var again = await PostgresSourceFixture.QueryAsync(source, new QueryRequest("SELECT 2", [], 10, 0), CancellationToken.None);
+        Assert.Equal(2, again.GetProperty("rows")[0][0].GetInt32());
+    }
 }
