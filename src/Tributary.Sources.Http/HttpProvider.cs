@@ -26,6 +26,9 @@ public sealed class HttpProvider : ISourceProvider
         ["max_response_bytes"] = "largest answer read (default 10 MiB)",
         ["timeout"] = "longest one try may take, such as 30s (default 30s)",
         ["retries"] = "retries of timeouts, dropped connections, HTTP 5xx and 429 (default 2; 0 for none)",
+        ["cache_ttl"] = "how long an answer is served without asking the API again, such as 30s (default 0s: always ask)",
+        ["stale_if_error"] = "how long the last good answer may be served, marked stale, while the API fails (default 10m; 0s: never)",
+        ["cache_max_entries"] = "most answers kept (default 1000)",
     };
 
     /// <inheritdoc />
@@ -108,6 +111,22 @@ public sealed class HttpProvider : ISourceProvider
             errors.Add(path + ".retries", $"'{given}' is not a number of retries from 0 to 5");
         }
 
+        var cache = new CacheOptions();
+        if (settings.TryGetValue("cache_ttl", out var ttlText))
+        {
+            cache = cache with { Ttl = Duration(ttlText, "cache_ttl", TimeSpan.FromDays(1)) ?? cache.Ttl };
+        }
+
+        if (settings.TryGetValue("stale_if_error", out var staleText))
+        {
+            cache = cache with { StaleIfError = Duration(staleText, "stale_if_error", TimeSpan.FromDays(7)) ?? cache.StaleIfError };
+        }
+
+        if (settings.TryGetValue("cache_max_entries", out var entries))
+        {
+            cache = cache with { MaxEntries = int.TryParse(entries, NumberStyles.None, CultureInfo.InvariantCulture, out var count) && count is >= 1 and <= 1_000_000 ? count : Bad<int>("cache_max_entries", $"'{entries}' is not a number from 1 to 1000000") };
+        }
+
         if (errors.All.Count > before || baseUrl is null)
         {
             return null;
@@ -128,7 +147,24 @@ public sealed class HttpProvider : ISourceProvider
             return null;
         }
 
-        return new HttpSourceSettings(baseUrl, policy, headers, new ResilienceOptions { Retries = retries, Budget = (timeout * (retries + 1)) + TimeSpan.FromSeconds(10) });
+        return new HttpSourceSettings(baseUrl, policy, headers, new ResilienceOptions { Retries = retries, Budget = (timeout * (retries + 1)) + TimeSpan.FromSeconds(10) }, cache);
+
+        TimeSpan? Duration(string text, string key, TimeSpan max)
+        {
+            if (DurationParser.TryParse(text, out var value) && value >= TimeSpan.Zero && value <= max)
+            {
+                return value;
+            }
+
+            errors.Add(path + "." + key, $"'{text}' is not a duration from 0s to {max.TotalDays:0} days, such as 30s or 10m");
+            return null;
+        }
+
+        T Bad<T>(string key, string message)
+        {
+            errors.Add(path + "." + key, message);
+            return default!;
+        }
     }
 
     private static string[] List(IReadOnlyDictionary<string, string> settings, string key) =>
@@ -136,4 +172,4 @@ public sealed class HttpProvider : ISourceProvider
 }
 
 /// <summary>A validated <c>http</c> source: where, what it may reach, and the headers it sends (its credentials among them).</summary>
-internal sealed record HttpSourceSettings(Uri BaseUrl, UpstreamPolicy Policy, IReadOnlyDictionary<string, string> Headers, ResilienceOptions Resilience);
+internal sealed record HttpSourceSettings(Uri BaseUrl, UpstreamPolicy Policy, IReadOnlyDictionary<string, string> Headers, ResilienceOptions Resilience, CacheOptions Cache);

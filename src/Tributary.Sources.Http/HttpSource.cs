@@ -16,6 +16,7 @@ public sealed class HttpSource : IDataSource
     private readonly HttpSourceSettings _settings;
     private readonly UpstreamClient _client;
     private readonly ResilientUpstream _upstream;
+    private readonly ResponseCache _cache;
 
     internal HttpSource(SourceConfig config, HttpSourceSettings settings)
     {
@@ -24,6 +25,7 @@ public sealed class HttpSource : IDataSource
         _settings = settings;
         _client = new UpstreamClient(settings.Policy);
         _upstream = new ResilientUpstream(_client, config.Name, settings.Resilience);
+        _cache = new ResponseCache(settings.Cache, TimeProvider.System);
     }
 
     /// <inheritdoc />
@@ -51,10 +53,11 @@ public sealed class HttpSource : IDataSource
     public Task QueryAsync(QueryRequest request, QueryResultWriter output, CancellationToken cancellationToken) => throw NotSql();
 
     /// <summary>
-    /// GETs <paramref name="path"/> (relative to the base URL) with <paramref name="query"/> appended. Anything the guard
-    /// refuses, a timeout or an unreachable API is a <see cref="ToolException"/> that says why, naming no internal address.
+    /// GETs <paramref name="path"/> (relative to the base URL) with <paramref name="query"/> appended, through the source's
+    /// cache (fresh answers, and the last good one while the API fails). Anything the guard refuses, a timeout or an
+    /// unreachable API with nothing cached is a <see cref="ToolException"/> that says why, naming no internal address.
     /// </summary>
-    public async Task<UpstreamResponse> FetchAsync(string path, IReadOnlyList<KeyValuePair<string, string>> query, CancellationToken cancellationToken)
+    public async Task<(UpstreamResponse Response, CacheOutcome Cache)> FetchAsync(string path, IReadOnlyList<KeyValuePair<string, string>> query, CancellationToken cancellationToken)
     {
         ArgumentNullException.ThrowIfNull(path);
         ArgumentNullException.ThrowIfNull(query);
@@ -74,7 +77,8 @@ public sealed class HttpSource : IDataSource
         var target = new Uri(url.ToString());
         try
         {
-            return await _upstream.SendAsync(
+            // The shared call must not end with one caller's cancellation: it runs to its own time budget.
+            return await _cache.GetAsync(target.AbsoluteUri, () => _upstream.SendAsync(
                 () =>
                 {
                     var request = new HttpRequestMessage(HttpMethod.Get, target);
@@ -85,7 +89,7 @@ public sealed class HttpSource : IDataSource
 
                     return request;
                 },
-                cancellationToken);
+                CancellationToken.None)).WaitAsync(cancellationToken);
         }
         catch (UpstreamException e)
         {

@@ -12,7 +12,7 @@ namespace Tributary.Server.Mcp;
 public sealed class FetchTool(SourceRegistry sources) : TributaryTool(ReadOnlyTool(
     "fetch",
     "Fetch from an HTTP API source",
-    "GETs a path of an HTTP API source (kind 'http' in list_sources) and returns the status and the body (JSON when the API answers JSON). The path is relative to the source's base URL and starts with '/'; 'query' adds query parameters. The source's own credentials are used. Only the source's allowed hosts are reached, never private networks; an answer over the source's size limit is refused: ask for less (a filter, a page).",
+    "GETs a path of an HTTP API source (kind 'http' in list_sources) and returns the status and the body (JSON when the API answers JSON), and whether it came from the cache. When the API fails, its last good answer may be returned with stale: true and degraded: true. The path is relative to the source's base URL and starts with '/'; 'query' adds query parameters. The source's own credentials are used. Only the source's allowed hosts are reached, never private networks; an answer over the source's size limit is refused: ask for less (a filter, a page).",
     """
     {"type":"object","required":["source","path"],"additionalProperties":false,"properties":{
       "source":{"type":"string","description":"HTTP API source name, from list_sources"},
@@ -20,7 +20,8 @@ public sealed class FetchTool(SourceRegistry sources) : TributaryTool(ReadOnlyTo
       "query":{"type":"object","description":"Query parameters, such as {\"state\":\"open\",\"per_page\":20}","additionalProperties":{"type":["string","number","boolean"]}}}}
     """,
     """
-    {"type":"object","required":["source","status","body"],"properties":{"source":{"type":"string"},"status":{"type":"integer"},"content_type":{"type":["string","null"]},"body":{}}}
+    {"type":"object","required":["source","status","cache","body"],"properties":{"source":{"type":"string"},"status":{"type":"integer"},"content_type":{"type":["string","null"]},
+      "cache":{"type":"string","enum":["hit","miss","stale"]},"stale":{"type":"boolean"},"degraded":{"type":"boolean"},"body":{}}}
     """))
 {
     /// <inheritdoc />
@@ -57,7 +58,7 @@ public sealed class FetchTool(SourceRegistry sources) : TributaryTool(ReadOnlyTo
             }
         }
 
-        var response = await source.FetchAsync(arguments.RequiredString("path"), query, cancellationToken);
+        var (response, cache) = await source.FetchAsync(arguments.RequiredString("path"), query, cancellationToken);
         var limit = sources.Config(name).MaxResultBytes;
         if (response.Body.LongLength > limit)
         {
@@ -75,6 +76,14 @@ public sealed class FetchTool(SourceRegistry sources) : TributaryTool(ReadOnlyTo
         json.WriteString("source"u8, name);
         json.WriteNumber("status"u8, response.Status);
         json.WriteString("content_type"u8, response.ContentType);
+        json.WriteString("cache"u8, cache switch { CacheOutcome.Hit => "hit", CacheOutcome.Stale => "stale", _ => "miss" });
+        if (cache == CacheOutcome.Stale)
+        {
+            // The API failed: this is its last good answer, not a current one.
+            json.WriteBoolean("stale"u8, true);
+            json.WriteBoolean("degraded"u8, true);
+        }
+
         json.WritePropertyName("body"u8);
         if (IsJson(response.ContentType) && TryParse(response.Body) is { } parsed)
         {

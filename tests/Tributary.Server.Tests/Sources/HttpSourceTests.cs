@@ -10,6 +10,7 @@ namespace Tributary.Server.Tests.Sources;
 public sealed class HttpSourceServer : TributaryHttpServer
 {
     private readonly List<(string PathAndQuery, string? Authorization)> _seen = [];
+    private int _flaky;
 
     public HttpSourceServer() => Upstream = LoopbackHttpServer.Start(AnswerAsync);
 
@@ -43,6 +44,7 @@ public sealed class HttpSourceServer : TributaryHttpServer
             base_url: http://127.0.0.1:{{Upstream.Port}}/v1
             allowed_ranges: [127.0.0.1/32]
             bearer_token: upstream-secret-7d1c
+            retries: 1
             max_result_bytes: 4096
         """, DataDirectory));
 
@@ -62,6 +64,10 @@ public sealed class HttpSourceServer : TributaryHttpServer
                 context.Response.RedirectLocation = "http://169.254.169.254/latest/meta-data/";
                 context.Response.Close();
                 return Task.CompletedTask;
+            case "/v1/flaky":
+                // Good once, then failing: the API's outage.
+                context.Response.StatusCode = Interlocked.Increment(ref _flaky) == 1 ? 200 : 503;
+                return LoopbackHttpServer.AnswerAsync(context, "application/json", """{"status":"green"}"""u8.ToArray());
             case "/v1/big":
                 return LoopbackHttpServer.AnswerAsync(context, "text/plain", new byte[8192]);
             default:
@@ -89,6 +95,21 @@ public sealed class HttpSourceTests(HttpSourceServer server) : IClassFixture<Htt
 
         var sources = (await client.CallOkAsync("list_sources")).GetProperty("sources");
         Assert.Contains(sources.EnumerateArray(), s => s.GetProperty("name").GetString() == "api" && s.GetProperty("kind").GetString() == "http");
+    }
+
+    [Fact]
+    public async Task While_the_api_is_down_fetch_serves_its_last_good_answer_marked_stale_and_degraded()
+    {
+        await using var client = await server.ConnectAsync();
+        var fresh = await client.CallOkAsync("fetch", new() { ["source"] = "api", ["path"] = "/flaky" });
+        Assert.Equal("miss", fresh.GetProperty("cache").GetString());
+        Assert.False(fresh.TryGetProperty("stale", out _));
+
+        var stale = await client.CallOkAsync("fetch", new() { ["source"] = "api", ["path"] = "/flaky" });
+        Assert.Equal("stale", stale.GetProperty("cache").GetString());
+        Assert.True(stale.GetProperty("stale").GetBoolean());
+        Assert.True(stale.GetProperty("degraded").GetBoolean());
+        Assert.Equal("green", stale.GetProperty("body").GetProperty("status").GetString());
     }
 
     [Theory]

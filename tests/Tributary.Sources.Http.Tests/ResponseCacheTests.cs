@@ -1,0 +1,107 @@
+using System.Text;
+using Tributary.Core;
+using Tributary.Core.Configuration;
+using Tributary.Core.Sources;
+using Tributary.Sources.Http;
+using Tributary.Testing;
+
+namespace Tributary.Sources.Http.Tests;
+
+/// <summary>The source's cache against a real upstream on loopback: fresh hits, one call for concurrent misses, the last good answer while the API fails.</summary>
+public sealed class ResponseCacheTests
+{
+    private int _calls;
+    private volatile bool _failing;
+
+    [Fact]
+    public async Task A_fresh_answer_is_served_from_the_cache()
+    {
+        await using var upstream = Upstream();
+        await using var source = Source(upstream, ("cache_ttl", "60s"));
+        Assert.Equal(CacheOutcome.Miss, (await source.FetchAsync("/items", [], CancellationToken.None)).Cache);
+        var second = await source.FetchAsync("/items", [], CancellationToken.None);
+        Assert.Equal(CacheOutcome.Hit, second.Cache);
+        Assert.Equal("answer 1", Encoding.UTF8.GetString(second.Response.Body));
+        Assert.Equal(1, Volatile.Read(ref _calls));
+
+        // Another query string is another answer.
+        Assert.Equal(CacheOutcome.Miss, (await source.FetchAsync("/items", [new("page", "2")], CancellationToken.None)).Cache);
+        Assert.Equal(2, Volatile.Read(ref _calls));
+    }
+
+    [Fact]
+    public async Task Concurrent_identical_misses_make_one_upstream_call()
+    {
+        await using var upstream = Upstream(delay: TimeSpan.FromMilliseconds(500));
+        await using var source = Source(upstream);
+        var answers = await Task.WhenAll(Enumerable.Range(0, 10).Select(_ => source.FetchAsync("/items", [], CancellationToken.None)));
+        Assert.All(answers, a => Assert.Equal("answer 1", Encoding.UTF8.GetString(a.Response.Body)));
+        Assert.Equal(1, Volatile.Read(ref _calls));
+    }
+
+    [Fact]
+    public async Task While_the_api_fails_the_last_good_answer_is_served_as_stale_and_without_one_the_error_shows()
+    {
+        await using var upstream = Upstream();
+        await using var source = Source(upstream, ("retries", "0"));
+        Assert.Equal(CacheOutcome.Miss, (await source.FetchAsync("/items", [], CancellationToken.None)).Cache);
+
+        _failing = true;
+        var stale = await source.FetchAsync("/items", [], CancellationToken.None);
+        Assert.Equal(CacheOutcome.Stale, stale.Cache);
+        Assert.Equal(200, stale.Response.Status);
+        Assert.Equal("answer 1", Encoding.UTF8.GetString(stale.Response.Body));
+        Assert.Equal(2, Volatile.Read(ref _calls));
+
+        // Nothing good was ever kept for this one: the failure itself comes back.
+        var failed = await source.FetchAsync("/other", [], CancellationToken.None);
+        Assert.Equal((500, CacheOutcome.Miss), (failed.Response.Status, failed.Cache));
+
+        // An API that cannot be reached at all, with nothing kept: a tool error that says so.
+        await using var gone = Source(upstream, ("base_url", $"http://127.0.0.1:{TestPaths.FreePort()}/v1"), ("retries", "0"));
+        var error = await Assert.ThrowsAsync<ToolException>(() => gone.FetchAsync("/items", [], CancellationToken.None));
+        Assert.Contains("could not be reached", error.Message, StringComparison.Ordinal);
+    }
+
+    [Fact]
+    public async Task Stale_answers_can_be_turned_off()
+    {
+        await using var upstream = Upstream();
+        await using var source = Source(upstream, ("retries", "0"), ("stale_if_error", "0s"));
+        await source.FetchAsync("/items", [], CancellationToken.None);
+        _failing = true;
+        var failed = await source.FetchAsync("/items", [], CancellationToken.None);
+        Assert.Equal((500, CacheOutcome.Miss), (failed.Response.Status, failed.Cache));
+    }
+
+    private LoopbackHttpServer Upstream(TimeSpan? delay = null) => LoopbackHttpServer.Start(async (context, stop) =>
+    {
+        var n = Interlocked.Increment(ref _calls);
+        if (delay is { } wait)
+        {
+            await Task.Delay(wait, stop);
+        }
+
+        if (_failing)
+        {
+            context.Response.StatusCode = 500;
+        }
+
+        await LoopbackHttpServer.AnswerAsync(context, "text/plain", Encoding.UTF8.GetBytes($"answer {n}"));
+    });
+
+    private static HttpSource Source(LoopbackHttpServer upstream, params (string Key, string Value)[] settings)
+    {
+        var all = new Dictionary<string, string>
+        {
+            ["base_url"] = $"http://127.0.0.1:{upstream.Port}/v1",
+            ["allowed_ranges"] = "127.0.0.1/32",
+        };
+        foreach (var (key, value) in settings)
+        {
+            all[key] = value;
+        }
+
+        return (HttpSource)new HttpProvider().Create(new SourceConfig { Name = "api", Kind = "http", Settings = all }, new SourceContext("/"));
+    }
+}
