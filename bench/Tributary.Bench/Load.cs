@@ -189,6 +189,18 @@ internal sealed class Workload
             }
         });
 
+    /// <summary>The same <c>fetch</c> of an HTTP API source on every call, expecting its answer.</summary>
+    public static Workload Fetch(string source, string path, string name) => new(
+        name,
+        [new CallToolRequestParams { Name = "fetch", Arguments = new Dictionary<string, JsonElement> { ["source"] = Json(JsonSerializer.Serialize(source)), ["path"] = Json(JsonSerializer.Serialize(path)) } }],
+        result =>
+        {
+            if (result.IsError == true || result.StructuredContent is not { } answer || answer.GetProperty("status").GetInt32() != 200)
+            {
+                throw new InvalidOperationException($"fetch failed: {(result.Content.FirstOrDefault() as TextContentBlock)?.Text}");
+            }
+        });
+
     /// <summary>HelloServer's fixed results shaped like Tributary's (started with --shapes): the SDK's cost of the payload alone.</summary>
     public static Workload Shaped(string tool, int rows) => new(
         tool.Replace('_', '-'),

@@ -28,6 +28,11 @@ if (args is ["compression", .. var compressionArgs])
     return await CompressionBench.RunAsync(compressionArgs);
 }
 
+if (args is ["cache", .. var cacheArgs])
+{
+    return await CacheBench.RunAsync(cacheArgs);
+}
+
 if (args is ["coalesce", .. var coalesceArgs])
 {
     return await CoalesceBench.RunAsync(coalesceArgs);
