@@ -78,7 +78,7 @@ public sealed class HttpSource : IDataSource
         try
         {
             // The shared call must not end with one caller's cancellation: it runs to its own time budget.
-            return await _cache.GetAsync(target.AbsoluteUri, () => _upstream.SendAsync(
+            var answer = await _cache.GetAsync(target.AbsoluteUri, () => _upstream.SendAsync(
                 () =>
                 {
                     var request = new HttpRequestMessage(HttpMethod.Get, target);
@@ -90,9 +90,12 @@ public sealed class HttpSource : IDataSource
                     return request;
                 },
                 CancellationToken.None)).WaitAsync(cancellationToken);
+            HttpSourceMetrics.Answered(Name, answer.Outcome);
+            return answer;
         }
         catch (UpstreamException e)
         {
+            HttpSourceMetrics.Failed(Name);
             throw new ToolException($"{Name}: {e.Message}");
         }
     }

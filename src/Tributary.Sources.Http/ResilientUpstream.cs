@@ -37,7 +37,7 @@ public sealed record ResilienceOptions
 /// </summary>
 public sealed class ResilientUpstream(UpstreamClient client, string name, ResilienceOptions options)
 {
-    private readonly ResiliencePipeline<UpstreamResponse> _pipeline = Build(options);
+    private readonly ResiliencePipeline<UpstreamResponse> _pipeline = Build(name, options);
 
     /// <summary>Sends a fresh request from <paramref name="request"/> for each try; see <see cref="UpstreamClient.SendAsync"/>.</summary>
     public async Task<UpstreamResponse> SendAsync(Func<HttpRequestMessage> request, CancellationToken cancellationToken)
@@ -55,6 +55,7 @@ public sealed class ResilientUpstream(UpstreamClient client, string name, Resili
         }
         catch (BrokenCircuitException e)
         {
+            HttpSourceMetrics.CircuitRefused(name);
             throw new UpstreamException($"calls to {name} are paused after repeated failures; the next try is let through within {options.BreakDuration.TotalSeconds:0} s", transient: true, e);
         }
         catch (TimeoutRejectedException e)
@@ -63,7 +64,7 @@ public sealed class ResilientUpstream(UpstreamClient client, string name, Resili
         }
     }
 
-    private static ResiliencePipeline<UpstreamResponse> Build(ResilienceOptions options)
+    private static ResiliencePipeline<UpstreamResponse> Build(string name, ResilienceOptions options)
     {
         var builder = new ResiliencePipelineBuilder<UpstreamResponse>().AddTimeout(options.Budget);
         if (options.Retries > 0)
@@ -87,6 +88,8 @@ public sealed class ResilientUpstream(UpstreamClient client, string name, Resili
             MinimumThroughput = options.MinimumThroughput,
             SamplingDuration = options.SamplingDuration,
             BreakDuration = options.BreakDuration,
+            OnOpened = _ => { HttpSourceMetrics.Circuit(name, open: true); return default; },
+            OnClosed = _ => { HttpSourceMetrics.Circuit(name, open: false); return default; },
         }).Build();
     }
 

@@ -110,6 +110,18 @@ public sealed class HttpSourceTests(HttpSourceServer server) : IClassFixture<Htt
         Assert.True(stale.GetProperty("stale").GetBoolean());
         Assert.True(stale.GetProperty("degraded").GetBoolean());
         Assert.Equal("green", stale.GetProperty("body").GetProperty("status").GetString());
+
+        // The cache's outcomes are counted for /metrics (the hit ratio is hits over all answers).
+        using var http = new HttpClient { BaseAddress = server.BaseAddress };
+        var metrics = "";
+        for (var attempt = 0; attempt < 50 && !metrics.Contains("cache=\"stale\"", StringComparison.Ordinal); attempt++)
+        {
+            await Task.Delay(100);
+            metrics = await http.GetStringAsync("/metrics");
+        }
+
+        Assert.Contains("tributary_http_answers_total{", metrics, StringComparison.Ordinal);
+        Assert.Contains("cache=\"stale\"", metrics, StringComparison.Ordinal);
     }
 
     [Theory]
