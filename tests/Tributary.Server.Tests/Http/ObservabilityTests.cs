@@ -57,3 +57,63 @@ public sealed class ObservabilityTests(TopicsServer server) : IClassFixture<Topi
         Assert.Contains($"(trace {traceId})", text, StringComparison.Ordinal);
     }
 }
+
+/// <summary>Tributary exporting over OTLP/HTTP to a collector stand-in on loopback.</summary>
+public sealed class OtlpServer : Tributary.Testing.TributaryHttpServer
+{
+    private readonly List<(string Path, string? ContentType)> _received = [];
+
+    public OtlpServer() => Collector = Tributary.Testing.LoopbackHttpServer.Start((context, _) =>
+    {
+        lock (_received)
+        {
+            _received.Add((context.Request.Url!.AbsolutePath, context.Request.ContentType));
+        }
+
+        return Tributary.Testing.LoopbackHttpServer.AnswerAsync(context, "application/x-protobuf", Array.Empty<byte>());
+    });
+
+    public Tributary.Testing.LoopbackHttpServer Collector { get; }
+
+    public IReadOnlyList<(string Path, string? ContentType)> Received
+    {
+        get
+        {
+            lock (_received)
+            {
+                return [.. _received];
+            }
+        }
+    }
+
+    public override async Task DisposeAsync()
+    {
+        await base.DisposeAsync();
+        await Collector.DisposeAsync();
+    }
+
+    protected override async Task<Tributary.Core.Configuration.TributaryConfig> CreateConfigAsync()
+    {
+        var config = await base.CreateConfigAsync();
+        return config with { Server = config.Server with { OtlpEndpoint = Collector.BaseAddress } };
+    }
+}
+
+public sealed class OtlpExportTests(OtlpServer server) : IClassFixture<OtlpServer>
+{
+    [Fact]
+    public async Task Traces_of_mcp_requests_reach_the_configured_collector()
+    {
+        await using var client = await server.ConnectAsync();
+        await client.CallOkAsync("query", new() { ["source"] = "shop", ["sql"] = "SELECT 1" });
+
+        // The batch exporter sends every few seconds.
+        for (var attempt = 0; attempt < 300 && !server.Received.Any(r => r.Path == "/v1/traces"); attempt++)
+        {
+            await Task.Delay(100);
+        }
+
+        Assert.Contains(server.Received, r => r.Path == "/v1/traces");
+        Assert.Equal("application/x-protobuf", server.Received.First(r => r.Path == "/v1/traces").ContentType);
+    }
+}
