@@ -23,6 +23,11 @@ public sealed class HttpProvider : ISourceProvider
         ["bearer_token"] = "a token sent as Authorization: Bearer (use ${VAR} to read it from the environment)",
         ["api_key_header"] = "the header an API key goes in, such as X-Api-Key",
         ["api_key"] = "the API key (use ${VAR})",
+        ["oauth_token_url"] = "OAuth 2.1 client credentials for the API: the token endpoint (https, or http on loopback)",
+        ["oauth_client_id"] = "the source's client id",
+        ["oauth_client_secret"] = "its secret (use ${VAR})",
+        ["oauth_scopes"] = "scopes to ask for",
+        ["oauth_resource"] = "the API's resource indicator (RFC 8707), when its authorization server wants one",
         ["max_response_bytes"] = "largest answer read (default 10 MiB)",
         ["timeout"] = "longest one try may take, such as 30s (default 30s)",
         ["retries"] = "retries of timeouts, dropped connections, HTTP 5xx and 429 (default 2; 0 for none)",
@@ -93,6 +98,27 @@ public sealed class HttpProvider : ISourceProvider
             headers[keyHeader] = key!;
         }
 
+        UpstreamOAuth? oauth = null;
+        if (settings.TryGetValue("oauth_token_url", out var tokenUrl))
+        {
+            if (!Uri.TryCreate(tokenUrl, UriKind.Absolute, out var token) || !(token.Scheme == "https" || (token.Scheme == "http" && token.IsLoopback)))
+            {
+                errors.Add(path + ".oauth_token_url", $"'{tokenUrl}' is not an https URL (http only on loopback)");
+            }
+            else if (settings.GetValueOrDefault("oauth_client_id") is not { Length: > 0 } clientId || settings.GetValueOrDefault("oauth_client_secret") is not { Length: > 0 } secret)
+            {
+                errors.Add(path + ".oauth_client_id", "oauth_token_url needs oauth_client_id and oauth_client_secret");
+            }
+            else if (headers.ContainsKey("Authorization"))
+            {
+                errors.Add(path + ".oauth_token_url", "choose bearer_token or OAuth client credentials, not both");
+            }
+            else
+            {
+                oauth = new UpstreamOAuth(token, clientId, secret, List(settings, "oauth_scopes"), settings.GetValueOrDefault("oauth_resource"));
+            }
+        }
+
         var maxBytes = 10L * 1024 * 1024;
         if (settings.TryGetValue("max_response_bytes", out var max) && (!long.TryParse(max, NumberStyles.None, CultureInfo.InvariantCulture, out maxBytes) || maxBytes is < 1024 or > 1024L * 1024 * 1024))
         {
@@ -147,7 +173,7 @@ public sealed class HttpProvider : ISourceProvider
             return null;
         }
 
-        return new HttpSourceSettings(baseUrl, policy, headers, new ResilienceOptions { Retries = retries, Budget = (timeout * (retries + 1)) + TimeSpan.FromSeconds(10) }, cache);
+        return new HttpSourceSettings(baseUrl, policy, headers, new ResilienceOptions { Retries = retries, Budget = (timeout * (retries + 1)) + TimeSpan.FromSeconds(10) }, cache, oauth);
 
         TimeSpan? Duration(string text, string key, TimeSpan max)
         {
@@ -172,4 +198,4 @@ public sealed class HttpProvider : ISourceProvider
 }
 
 /// <summary>A validated <c>http</c> source: where, what it may reach, and the headers it sends (its credentials among them).</summary>
-internal sealed record HttpSourceSettings(Uri BaseUrl, UpstreamPolicy Policy, IReadOnlyDictionary<string, string> Headers, ResilienceOptions Resilience, CacheOptions Cache);
+internal sealed record HttpSourceSettings(Uri BaseUrl, UpstreamPolicy Policy, IReadOnlyDictionary<string, string> Headers, ResilienceOptions Resilience, CacheOptions Cache, UpstreamOAuth? OAuth);

@@ -17,6 +17,7 @@ public sealed class HttpSource : IDataSource
     private readonly UpstreamClient _client;
     private readonly ResilientUpstream _upstream;
     private readonly ResponseCache _cache;
+    private readonly UpstreamToken? _token;
 
     internal HttpSource(SourceConfig config, HttpSourceSettings settings)
     {
@@ -26,6 +27,7 @@ public sealed class HttpSource : IDataSource
         _client = new UpstreamClient(settings.Policy);
         _upstream = new ResilientUpstream(_client, config.Name, settings.Resilience);
         _cache = new ResponseCache(settings.Cache, TimeProvider.System);
+        _token = settings.OAuth is { } oauth ? new UpstreamToken(oauth, config.Name) : null;
     }
 
     /// <inheritdoc />
@@ -78,18 +80,7 @@ public sealed class HttpSource : IDataSource
         try
         {
             // The shared call must not end with one caller's cancellation: it runs to its own time budget.
-            var answer = await _cache.GetAsync(target.AbsoluteUri, () => _upstream.SendAsync(
-                () =>
-                {
-                    var request = new HttpRequestMessage(HttpMethod.Get, target);
-                    foreach (var (name, value) in _settings.Headers)
-                    {
-                        request.Headers.TryAddWithoutValidation(name, value);
-                    }
-
-                    return request;
-                },
-                CancellationToken.None)).WaitAsync(cancellationToken);
+            var answer = await _cache.GetAsync(target.AbsoluteUri, () => SendAsync(target)).WaitAsync(cancellationToken);
             HttpSourceMetrics.Answered(Name, answer.Outcome);
             return answer;
         }
@@ -100,10 +91,42 @@ public sealed class HttpSource : IDataSource
         }
     }
 
+    /// <summary>One GET with the source's headers and, with OAuth, its token (renewed once when the API refuses it).</summary>
+    private async Task<UpstreamResponse> SendAsync(Uri target)
+    {
+        var token = _token is null ? null : await _token.GetAsync(null, CancellationToken.None);
+        var response = await Send(token);
+        if (response.Status == 401 && _token is not null)
+        {
+            response = await Send(await _token.GetAsync(token, CancellationToken.None));
+        }
+
+        return response;
+
+        Task<UpstreamResponse> Send(string? bearer) => _upstream.SendAsync(
+            () =>
+            {
+                var request = new HttpRequestMessage(HttpMethod.Get, target);
+                foreach (var (name, value) in _settings.Headers)
+                {
+                    request.Headers.TryAddWithoutValidation(name, value);
+                }
+
+                if (bearer is not null)
+                {
+                    request.Headers.Authorization = new System.Net.Http.Headers.AuthenticationHeaderValue("Bearer", bearer);
+                }
+
+                return request;
+            },
+            CancellationToken.None);
+    }
+
     /// <inheritdoc />
     public ValueTask DisposeAsync()
     {
         _client.Dispose();
+        _token?.Dispose();
         return ValueTask.CompletedTask;
     }
 
