@@ -1,5 +1,7 @@
 using System.Globalization;
 using System.Net;
+using System.Security.Cryptography;
+using System.Security.Cryptography.X509Certificates;
 using Tributary.Core.Configuration;
 using Tributary.Core.Sources;
 
@@ -28,6 +30,9 @@ public sealed class HttpProvider : ISourceProvider
         ["oauth_client_secret"] = "its secret (use ${VAR})",
         ["oauth_scopes"] = "scopes to ask for",
         ["oauth_resource"] = "the API's resource indicator (RFC 8707), when its authorization server wants one",
+        ["client_certificate"] = "a PEM client certificate the source presents to its API (mTLS), with its key unless client_key names another file",
+        ["client_key"] = "the client certificate's private key (PEM)",
+        ["ca_file"] = "a PEM authority that issued the API's certificate, trusted for this source instead of the system's roots",
         ["max_response_bytes"] = "largest answer read (default 10 MiB)",
         ["timeout"] = "longest one try may take, such as 30s (default 30s)",
         ["retries"] = "retries of timeouts, dropped connections, HTTP 5xx and 429 (default 2; 0 for none)",
@@ -40,8 +45,9 @@ public sealed class HttpProvider : ISourceProvider
     public void Validate(SourceConfig source, SourceContext context, ConfigErrors errors)
     {
         ArgumentNullException.ThrowIfNull(source);
+        ArgumentNullException.ThrowIfNull(context);
         ArgumentNullException.ThrowIfNull(errors);
-        _ = Read(source, errors);
+        _ = Read(source, context, errors);
     }
 
     /// <inheritdoc />
@@ -49,11 +55,11 @@ public sealed class HttpProvider : ISourceProvider
     {
         ArgumentNullException.ThrowIfNull(source);
         var errors = new ConfigErrors();
-        return new HttpSource(source, Read(source, errors) ?? throw new ConfigException(errors.All));
+        return new HttpSource(source, Read(source, context, errors) ?? throw new ConfigException(errors.All));
     }
 
     /// <summary>The source's settings, or null with the problems in <paramref name="errors"/>.</summary>
-    internal static HttpSourceSettings? Read(SourceConfig source, ConfigErrors errors)
+    internal static HttpSourceSettings? Read(SourceConfig source, SourceContext context, ConfigErrors errors)
     {
         var settings = source.Settings;
         var path = source.Path;
@@ -119,6 +125,22 @@ public sealed class HttpProvider : ISourceProvider
             }
         }
 
+        X509Certificate2? certificate = null, authority = null;
+        if (settings.TryGetValue("client_certificate", out var certificatePath))
+        {
+            certificate = Load("client_certificate", () => X509Certificate2.CreateFromPemFile(context.ResolvePath(certificatePath), settings.GetValueOrDefault("client_key") is { } key ? context.ResolvePath(key) : null));
+        }
+
+        if (settings.TryGetValue("ca_file", out var caPath))
+        {
+            authority = Load("ca_file", () =>
+            {
+                var authorities = new X509Certificate2Collection();
+                authorities.ImportFromPemFile(context.ResolvePath(caPath));
+                return authorities.Count > 0 ? authorities[0] : throw new CryptographicException("it holds no certificate");
+            });
+        }
+
         var maxBytes = 10L * 1024 * 1024;
         if (settings.TryGetValue("max_response_bytes", out var max) && (!long.TryParse(max, NumberStyles.None, CultureInfo.InvariantCulture, out maxBytes) || maxBytes is < 1024 or > 1024L * 1024 * 1024))
         {
@@ -163,6 +185,8 @@ public sealed class HttpProvider : ISourceProvider
         {
             AllowedHosts = hosts.Length > 0 ? hosts : [baseUrl.IdnHost],
             AllowedRanges = ranges,
+            ClientCertificate = certificate,
+            TrustedAuthority = authority,
             MaxResponseBytes = maxBytes,
             MaxDecompressedBytes = Math.Max(maxBytes, 5 * maxBytes),
             TotalTimeout = timeout,
@@ -184,6 +208,19 @@ public sealed class HttpProvider : ISourceProvider
 
             errors.Add(path + "." + key, $"'{text}' is not a duration from 0s to {max.TotalDays:0} days, such as 30s or 10m");
             return null;
+        }
+
+        X509Certificate2? Load(string key, Func<X509Certificate2> load)
+        {
+            try
+            {
+                return load();
+            }
+            catch (Exception e) when (e is CryptographicException or IOException or UnauthorizedAccessException)
+            {
+                errors.Add(path + "." + key, $"cannot read a PEM certificate{(key == "client_certificate" ? " and its key" : "")}: {e.Message}");
+                return null;
+            }
         }
 
         T Bad<T>(string key, string message)

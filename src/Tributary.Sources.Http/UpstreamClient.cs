@@ -45,6 +45,16 @@ public sealed class UpstreamClient : IDisposable
             ConnectTimeout = policy.ConnectTimeout,
             PooledConnectionLifetime = TimeSpan.FromMinutes(2),
             ConnectCallback = (context, token) => ConnectAsync(context.DnsEndPoint, resolve, token),
+            SslOptions =
+            {
+                ClientCertificates = policy.ClientCertificate is { } certificate ? [certificate] : null,
+                CertificateChainPolicy = policy.TrustedAuthority is { } authority ? new System.Security.Cryptography.X509Certificates.X509ChainPolicy
+                {
+                    TrustMode = System.Security.Cryptography.X509Certificates.X509ChainTrustMode.CustomRootTrust,
+                    CustomTrustStore = { authority },
+                    RevocationMode = System.Security.Cryptography.X509Certificates.X509RevocationMode.NoCheck,
+                } : null,
+            },
         })
         {
             Timeout = Timeout.InfiniteTimeSpan,

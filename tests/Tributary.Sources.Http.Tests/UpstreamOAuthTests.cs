@@ -71,7 +71,7 @@ public sealed class UpstreamOAuthTests
     public void A_token_endpoint_that_is_not_https_is_refused_at_start_up()
     {
         var errors = new ConfigErrors();
-        Assert.Null(HttpProvider.Read(new SourceConfig { Name = "api", Kind = "http", Settings = new Dictionary<string, string> { ["base_url"] = "https://api.example.com", ["oauth_token_url"] = "http://login.example.com/token", ["oauth_client_id"] = "a", ["oauth_client_secret"] = "b" } }, errors));
+        Assert.Null(HttpProvider.Read(new SourceConfig { Name = "api", Kind = "http", Settings = new Dictionary<string, string> { ["base_url"] = "https://api.example.com", ["oauth_token_url"] = "http://login.example.com/token", ["oauth_client_id"] = "a", ["oauth_client_secret"] = "b" } }, new SourceContext("/"), errors));
         Assert.Contains(errors.All, e => e.ToString().Contains("not an https URL", StringComparison.Ordinal));
     }
 
