@@ -1,8 +1,8 @@
 using System.Globalization;
 using System.Net;
 using System.Security.Cryptography;
-using System.Security.Cryptography.X509Certificates;
 using Tributary.Core.Configuration;
+using Tributary.Core.Security;
 using Tributary.Core.Sources;
 
 namespace Tributary.Sources.Http;
@@ -125,21 +125,10 @@ public sealed class HttpProvider : ISourceProvider
             }
         }
 
-        X509Certificate2? certificate = null, authority = null;
-        if (settings.TryGetValue("client_certificate", out var certificatePath))
-        {
-            certificate = Load("client_certificate", () => X509Certificate2.CreateFromPemFile(context.ResolvePath(certificatePath), settings.GetValueOrDefault("client_key") is { } key ? context.ResolvePath(key) : null));
-        }
-
-        if (settings.TryGetValue("ca_file", out var caPath))
-        {
-            authority = Load("ca_file", () =>
-            {
-                var authorities = new X509Certificate2Collection();
-                authorities.ImportFromPemFile(context.ResolvePath(caPath));
-                return authorities.Count > 0 ? authorities[0] : throw new CryptographicException("it holds no certificate");
-            });
-        }
+        var certificate = settings.TryGetValue("client_certificate", out var certificatePath)
+            ? Load("client_certificate", () => PemFiles.Certificate(context.ResolvePath(certificatePath), settings.GetValueOrDefault("client_key") is { } key ? context.ResolvePath(key) : null))
+            : null;
+        var authorities = settings.TryGetValue("ca_file", out var caPath) ? Load("ca_file", () => PemFiles.Authorities(context.ResolvePath(caPath))) : null;
 
         var maxBytes = 10L * 1024 * 1024;
         if (settings.TryGetValue("max_response_bytes", out var max) && (!long.TryParse(max, NumberStyles.None, CultureInfo.InvariantCulture, out maxBytes) || maxBytes is < 1024 or > 1024L * 1024 * 1024))
@@ -186,7 +175,7 @@ public sealed class HttpProvider : ISourceProvider
             AllowedHosts = hosts.Length > 0 ? hosts : [baseUrl.IdnHost],
             AllowedRanges = ranges,
             ClientCertificate = certificate,
-            TrustedAuthority = authority,
+            TrustedAuthorities = authorities,
             MaxResponseBytes = maxBytes,
             MaxDecompressedBytes = Math.Max(maxBytes, 5 * maxBytes),
             TotalTimeout = timeout,
@@ -210,7 +199,8 @@ public sealed class HttpProvider : ISourceProvider
             return null;
         }
 
-        X509Certificate2? Load(string key, Func<X509Certificate2> load)
+        T? Load<T>(string key, Func<T> load)
+            where T : class
         {
             try
             {

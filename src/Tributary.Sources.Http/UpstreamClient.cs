@@ -48,17 +48,23 @@ public sealed class UpstreamClient : IDisposable
             SslOptions =
             {
                 ClientCertificates = policy.ClientCertificate is { } certificate ? [certificate] : null,
-                CertificateChainPolicy = policy.TrustedAuthority is { } authority ? new System.Security.Cryptography.X509Certificates.X509ChainPolicy
-                {
-                    TrustMode = System.Security.Cryptography.X509Certificates.X509ChainTrustMode.CustomRootTrust,
-                    CustomTrustStore = { authority },
-                    RevocationMode = System.Security.Cryptography.X509Certificates.X509RevocationMode.NoCheck,
-                } : null,
+                CertificateChainPolicy = policy.TrustedAuthorities is { } authorities ? TrustOnly(authorities) : null,
             },
         })
         {
             Timeout = Timeout.InfiniteTimeSpan,
         };
+    }
+
+    private static System.Security.Cryptography.X509Certificates.X509ChainPolicy TrustOnly(System.Security.Cryptography.X509Certificates.X509Certificate2Collection authorities)
+    {
+        var policy = new System.Security.Cryptography.X509Certificates.X509ChainPolicy
+        {
+            TrustMode = System.Security.Cryptography.X509Certificates.X509ChainTrustMode.CustomRootTrust,
+            RevocationMode = System.Security.Cryptography.X509Certificates.X509RevocationMode.NoCheck,
+        };
+        policy.CustomTrustStore.AddRange(authorities);
+        return policy;
     }
 
     /// <summary>

@@ -29,8 +29,8 @@ public sealed record UpstreamPolicy
     /// <summary>A client certificate (with its key) the source presents to an API that asks for one (mTLS).</summary>
     public System.Security.Cryptography.X509Certificates.X509Certificate2? ClientCertificate { get; init; }
 
-    /// <summary>A private authority that issued the API's certificate: trusted for this source instead of the system's roots.</summary>
-    public System.Security.Cryptography.X509Certificates.X509Certificate2? TrustedAuthority { get; init; }
+    /// <summary>Private authorities that issued the API's certificate: trusted for this source instead of the system's roots.</summary>
+    public System.Security.Cryptography.X509Certificates.X509Certificate2Collection? TrustedAuthorities { get; init; }
 
     /// <summary>True when <paramref name="host"/> is one of <see cref="AllowedHosts"/>.</summary>
     public bool AllowsHost(string host)

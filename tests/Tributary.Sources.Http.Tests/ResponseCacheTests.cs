@@ -90,18 +90,6 @@ public sealed class ResponseCacheTests
         await LoopbackHttpServer.AnswerAsync(context, "text/plain", Encoding.UTF8.GetBytes($"answer {n}"));
     });
 
-    private static HttpSource Source(LoopbackHttpServer upstream, params (string Key, string Value)[] settings)
-    {
-        var all = new Dictionary<string, string>
-        {
-            ["base_url"] = $"http://127.0.0.1:{upstream.Port}/v1",
-            ["allowed_ranges"] = "127.0.0.1/32",
-        };
-        foreach (var (key, value) in settings)
-        {
-            all[key] = value;
-        }
-
-        return (HttpSource)new HttpProvider().Create(new SourceConfig { Name = "api", Kind = "http", Settings = all }, new SourceContext("/"));
-    }
+    private static HttpSource Source(LoopbackHttpServer upstream, params (string Key, string Value)[] settings) =>
+        TestSources.Create($"http://127.0.0.1:{upstream.Port}/v1", settings);
 }

@@ -42,19 +42,6 @@ public sealed class UpstreamMtlsTests(MtlsServer api) : IClassFixture<MtlsServer
         Assert.Contains(errors.All, e => e.ToString().Contains("client_certificate", StringComparison.Ordinal));
     }
 
-    private HttpSource Source(params (string Key, string Value)[] settings)
-    {
-        var all = new Dictionary<string, string>
-        {
-            ["base_url"] = $"https://127.0.0.1:{api.McpEndpoint.Port}",
-            ["allowed_ranges"] = "127.0.0.1/32",
-            ["retries"] = "0",
-        };
-        foreach (var (key, value) in settings)
-        {
-            all[key] = value;
-        }
-
-        return (HttpSource)new HttpProvider().Create(new SourceConfig { Name = "api", Kind = "http", Settings = all }, new SourceContext("/"));
-    }
+    private HttpSource Source(params (string Key, string Value)[] settings) =>
+        TestSources.Create($"https://127.0.0.1:{api.McpEndpoint.Port}", [("retries", "0"), .. settings]);
 }

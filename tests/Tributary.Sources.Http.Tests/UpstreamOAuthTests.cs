@@ -76,21 +76,11 @@ public sealed class UpstreamOAuthTests
     }
 
     private static HttpSource Source(LoopbackHttpServer api, TestAuthorizationServer issuer, string secret) =>
-        (HttpSource)new HttpProvider().Create(
-            new SourceConfig
-            {
-                Name = "api",
-                Kind = "http",
-                Settings = new Dictionary<string, string>
-                {
-                    ["base_url"] = $"http://127.0.0.1:{api.Port}/v1",
-                    ["allowed_ranges"] = "127.0.0.1/32",
-                    ["retries"] = "0",
-                    ["oauth_token_url"] = issuer.TokenEndpoint.ToString(),
-                    ["oauth_client_id"] = issuer.ConfidentialClient.Id,
-                    ["oauth_client_secret"] = secret,
-                    ["oauth_resource"] = $"http://127.0.0.1:{api.Port}/v1",
-                },
-            },
-            new SourceContext("/"));
+        TestSources.Create(
+            $"http://127.0.0.1:{api.Port}/v1",
+            ("retries", "0"),
+            ("oauth_token_url", issuer.TokenEndpoint.ToString()),
+            ("oauth_client_id", issuer.ConfidentialClient.Id),
+            ("oauth_client_secret", secret),
+            ("oauth_resource", $"http://127.0.0.1:{api.Port}/v1"));
 }

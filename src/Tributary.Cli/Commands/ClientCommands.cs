@@ -4,6 +4,7 @@ using System.Security.Cryptography.X509Certificates;
 using System.Text.Json;
 using Spectre.Console;
 using Tributary.Client;
+using Tributary.Core.Security;
 
 namespace Tributary.Cli.Commands;
 
@@ -255,7 +256,9 @@ internal static class ClientCommands
             }
 
             return 0;
-        });
+        },
+        // It runs until interrupted: once connected, it waits out a server that is away (a restart, a deploy).
+        new RetryPolicy { Attempts = int.MaxValue, ConnectAttempts = 4, MaxDelay = TimeSpan.FromSeconds(5) });
     }
 
     /// <summary>The connection options every client command takes.</summary>
@@ -292,7 +295,7 @@ internal static class ClientCommands
         public bool Given(ParseResult parse) => new[] { Url, Sse, Ws, Stdio }.Any(o => parse.GetValue(o) is not null);
     }
 
-    private static Command Command(string name, string description, Symbol[] symbols, Func<TributaryClient, ParseResult, bool, Task<int>> action)
+    private static Command Command(string name, string description, Symbol[] symbols, Func<TributaryClient, ParseResult, bool, Task<int>> action, RetryPolicy? retry = null)
     {
         var target = Target.Create();
         var command = new Command(name, description);
@@ -310,17 +313,17 @@ internal static class ClientCommands
         }
 
         target.AddTo(command);
-        command.SetAction((parse, cancellationToken) => RunAsync(parse, target, (client, json) => action(client, parse, json), cancellationToken));
+        command.SetAction((parse, cancellationToken) => RunAsync(parse, target, (client, json) => action(client, parse, json), cancellationToken, retry));
         return command;
     }
 
     /// <summary>Connects as the command line says and runs <paramref name="action"/>, turning failures into the documented exit codes.</summary>
-    internal static async Task<int> RunAsync(ParseResult parse, Target target, Func<TributaryClient, bool, Task<int>> action, CancellationToken cancellationToken)
+    internal static async Task<int> RunAsync(ParseResult parse, Target target, Func<TributaryClient, bool, Task<int>> action, CancellationToken cancellationToken, RetryPolicy? retry = null)
     {
         TributaryClientOptions options;
         try
         {
-            options = Options(parse, target);
+            options = Options(parse, target) with { Retry = retry ?? new RetryPolicy() };
         }
         catch (ArgumentException e)
         {
@@ -400,15 +403,8 @@ internal static class ClientCommands
             BearerToken = parse.GetValue(target.Token) ?? Environment.GetEnvironmentVariable(TokenVariable),
             ApiKey = parse.GetValue(target.ApiKey) ?? Environment.GetEnvironmentVariable(Tributary.Core.Configuration.AuthConfig.StdioKeyVariable),
             RequestTimeout = TimeSpan.FromSeconds(seconds),
-            // subscribe runs until interrupted: once connected, it waits out a server that is away (a restart, a deploy).
-            Retry = parse.CommandResult.Command.Name == "subscribe" ? new RetryPolicy { Attempts = int.MaxValue, ConnectAttempts = 4, MaxDelay = TimeSpan.FromSeconds(5) } : new RetryPolicy(),
-            ClientCertificate = parse.GetValue(target.Cert) is { } cert ? Pem("--cert", cert, () => X509Certificate2.CreateFromPemFile(cert, parse.GetValue(target.CertKey))) : null,
-            TrustedAuthority = parse.GetValue(target.Ca) is { } ca ? Pem("--ca", ca, () =>
-            {
-                var authorities = new X509Certificate2Collection();
-                authorities.ImportFromPemFile(ca);
-                return authorities.Count > 0 ? authorities[0] : throw new CryptographicException("it holds no certificate");
-            }) : null,
+            ClientCertificate = parse.GetValue(target.Cert) is { } cert ? Pem("--cert", cert, () => PemFiles.Certificate(cert, parse.GetValue(target.CertKey))) : null,
+            TrustedAuthority = parse.GetValue(target.Ca) is { } ca ? Pem("--ca", ca, () => PemFiles.Authorities(ca)[0]) : null,
         };
         options.Validate();
         return options;

@@ -17,7 +17,7 @@ public static class ClientCertificates
     {
         ArgumentNullException.ThrowIfNull(tls);
         return tls.KeyFile is { } key
-            ? X509Certificate2.CreateFromPemFile(tls.CertificateFile, key)
+            ? Core.Security.PemFiles.Certificate(tls.CertificateFile, key)
             : X509CertificateLoader.LoadPkcs12FromFile(tls.CertificateFile, tls.Password);
     }
 
@@ -31,7 +31,7 @@ public static class ClientCertificates
             return;
         }
 
-        var authorities = mtls.CaFile is { } file ? LoadBundle(file) : [];
+        var authorities = mtls.CaFile is { } file ? Core.Security.PemFiles.Authorities(file) : [];
         https.ClientCertificateMode = mtls.Required ? ClientCertificateMode.RequireCertificate : ClientCertificateMode.AllowCertificate;
         https.ClientCertificateValidation = (client, _, _) => IsTrusted(client, authorities, mtls.Thumbprints);
     }
@@ -64,12 +64,5 @@ public static class ClientCertificates
         chain.ChainPolicy.RevocationMode = X509RevocationMode.NoCheck;
         chain.ChainPolicy.ApplicationPolicy.Add(new Oid("1.3.6.1.5.5.7.3.2")); // client authentication
         return chain.Build(client);
-    }
-
-    private static X509Certificate2Collection LoadBundle(string file)
-    {
-        var bundle = new X509Certificate2Collection();
-        bundle.ImportFromPemFile(file);
-        return bundle;
     }
 }
