@@ -20,7 +20,7 @@ public sealed partial class ConfigLoader
     private static readonly string[] CaptureKeys = ["topic", "operations", "columns"];
     private static readonly string[] TableKeys = ["version_column", "columns"];
     private static readonly string[] RuleKeys = ["minimum", "maximum", "min_length", "max_length", "pattern", "format", "enum"];
-    private static readonly string[] ToolKeys = ["source", "description", "statement", "parameters", "destructive", "idempotent"];
+    private static readonly string[] ToolKeys = ["source", "description", "statement", "parameters", "destructive", "idempotent", "cache_ttl"];
     private static readonly string[] ParameterKeys = ["type", "description", "required", "default", "from_claim", .. RuleKeys];
     private static readonly string[] ParameterTypes = ["string", "integer", "number", "boolean"];
     private static readonly string[] TopicKeys = ["description", "max_events", "max_age", "webhook_secret", "tail", "feed"];
@@ -533,6 +533,9 @@ public sealed partial class ConfigLoader
                     case "idempotent":
                         tool = tool with { Idempotent = reader.Boolean(value, keyPath) };
                         break;
+                    case "cache_ttl":
+                        tool = tool with { CacheTtl = ResultCacheSettings.ParseTtl(reader.Scalar(value, keyPath), keyPath, reader.Errors) };
+                        break;
                     default:
                         parameters = ReadParameters(reader, value, keyPath);
                         break;
@@ -558,6 +561,11 @@ public sealed partial class ConfigLoader
             }
 
             tool = tool with { Shape = shape.Shape, WritesTable = shape.Table };
+            if (tool.CacheTtl is not null && shape.Shape != StatementShape.Read)
+            {
+                reader.Errors.Add(path + ".cache_ttl", "only a read tool's results are cached: remove cache_ttl from this write tool", LineOf(body.Start));
+            }
+
             var used = StatementClassifier.Parameters(statement);
             foreach (var missing in used.Where(u => parameters.All(p => p.Name != u)))
             {

@@ -248,6 +248,9 @@ public sealed record ToolConfig
     /// <summary>Overrides the idempotent hint a write tool gets from its statement (DELETE is idempotent).</summary>
     public bool? Idempotent { get; init; }
 
+    /// <summary>How long a read tool's result is served again without running it; null: the source's <c>cache_ttl</c>, zero: never cached.</summary>
+    public TimeSpan? CacheTtl { get; init; }
+
     /// <summary>Where the tool sits in the file, for error messages.</summary>
     public string Path => $"tools.{Name}";
 }

@@ -28,7 +28,11 @@ public sealed class QueryCursorCodec
     public QueryCursorCodec(string? secret)
     {
         _key = secret is null ? RandomNumberGenerator.GetBytes(32) : SHA256.HashData(System.Text.Encoding.UTF8.GetBytes(secret));
+        KeyId = Convert.ToHexStringLower(SHA256.HashData(_key).AsSpan(0, 8));
     }
+
+    /// <summary>Names the signing key without revealing it: results that carry cursors are cached under it, so a server never serves another's cursors.</summary>
+    public string KeyId { get; }
 
     /// <summary>Encodes and signs <paramref name="state"/>.</summary>
     public string Encode(CursorState state)

@@ -13,13 +13,34 @@ public sealed class QueryResultWriter : IDisposable
     private readonly Utf8JsonWriter _json;
     private readonly Func<int, string> _cursorForOffset;
     private readonly long _startTimestamp;
+    private readonly bool _leaveOpen;
 
-    /// <summary>Creates a writer into <paramref name="output"/>; <paramref name="cursorForOffset"/> makes the cursor of the next page from its offset.</summary>
-    public QueryResultWriter(IBufferWriter<byte> output, Func<int, string> cursorForOffset, long startTimestamp)
+    /// <summary>
+    /// Creates a writer into <paramref name="output"/>; <paramref name="cursorForOffset"/> makes the cursor of the next page
+    /// from its offset. With <paramref name="leaveOpen"/>, the page ends before <c>elapsed_ms</c>, the object left open for
+    /// <see cref="WriteEnd"/> (a cached page is kept so).
+    /// </summary>
+    public QueryResultWriter(IBufferWriter<byte> output, Func<int, string> cursorForOffset, long startTimestamp, bool leaveOpen = false)
     {
         _json = new Utf8JsonWriter(output, new JsonWriterOptions { SkipValidation = true });
         _cursorForOffset = cursorForOffset;
         _startTimestamp = startTimestamp;
+        _leaveOpen = leaveOpen;
+    }
+
+    /// <summary>Ends a page written with <c>leaveOpen</c>: <c>,"cache":"hit"|"miss","elapsed_ms":N}</c>.</summary>
+    public static void WriteEnd(IBufferWriter<byte> output, bool hit, long startTimestamp)
+    {
+        ArgumentNullException.ThrowIfNull(output);
+        output.Write(hit ? ",\"cache\":\"hit\",\"elapsed_ms\":"u8 : ",\"cache\":\"miss\",\"elapsed_ms\":"u8);
+        var span = output.GetSpan(32);
+        if (!System.Buffers.Text.Utf8Formatter.TryFormat(Math.Round(Stopwatch.GetElapsedTime(startTimestamp).TotalMilliseconds, 2), span, out var written))
+        {
+            throw new InvalidOperationException("elapsed_ms did not fit its buffer");
+        }
+
+        span[written++] = (byte)'}';
+        output.Advance(written);
     }
 
     /// <summary>
@@ -79,8 +100,12 @@ public sealed class QueryResultWriter : IDisposable
             _json.WriteString("next_cursor"u8, _cursorForOffset(offset + rows));
         }
 
-        _json.WriteNumber("elapsed_ms"u8, Math.Round(Stopwatch.GetElapsedTime(_startTimestamp).TotalMilliseconds, 2));
-        _json.WriteEndObject();
+        if (!_leaveOpen)
+        {
+            _json.WriteNumber("elapsed_ms"u8, Math.Round(Stopwatch.GetElapsedTime(_startTimestamp).TotalMilliseconds, 2));
+            _json.WriteEndObject();
+        }
+
         _json.Flush();
     }
 

@@ -40,6 +40,9 @@ internal abstract partial class ChangeCapture(SourceConfig source, IEventStore s
     /// <summary>The source whose tables are captured.</summary>
     protected SourceConfig Source => source;
 
+    /// <summary>Told the tables of each batch of changes read (the result cache drops what read them); null for no one.</summary>
+    public Func<IReadOnlyCollection<string>, ValueTask>? TablesChanged { get; set; }
+
     /// <summary>The event source of the captured changes: <c>capture:&lt;source&gt;</c>.</summary>
     public string EventSource => $"capture:{source.Name}";
 
@@ -127,6 +130,11 @@ internal abstract partial class ChangeCapture(SourceConfig source, IEventStore s
 
                 _position = position = change.Position;
             }
+
+            if (changes.Count > 0 && TablesChanged is { } changed)
+            {
+                await changed(changes.Select(c => c.Table).Distinct(StringComparer.OrdinalIgnoreCase).ToArray());
+            }
         }
         while (changes.Count == BatchSize);
 
@@ -181,7 +189,7 @@ internal static class ChangeCaptures
     {
         var store = services.GetRequiredService<IEventStore>();
         var loggers = services.GetRequiredService<ILoggerFactory>();
-        return source.Kind switch
+        ChangeCapture capture = source.Kind switch
         {
             SqliteProvider.KindName => new SqliteChangeCapture(
                 source, Path.GetFullPath(source.Settings["path"], config.BaseDirectory), store, loggers.CreateLogger<SqliteChangeCapture>()),
@@ -189,6 +197,9 @@ internal static class ChangeCaptures
                 source, source.Settings["connection_string"], PostgresProvider.Schemas(source)[0], store, loggers.CreateLogger<PostgresChangeCapture>()),
             _ => throw new InvalidOperationException($"change capture is not available for {source.Kind} sources"),
         };
+        var results = services.GetRequiredService<Caching.QueryResultCache>();
+        capture.TablesChanged = tables => results.TablesChangedAsync(source.Name, tables);
+        return capture;
     }
 }
 

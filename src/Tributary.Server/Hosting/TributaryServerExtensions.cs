@@ -49,6 +49,13 @@ public static class TributaryServerExtensions
         services.AddSingleton<McpServerTool, ListSourcesTool>();
         services.AddSingleton<McpServerTool, DescribeSchemaTool>();
         services.AddSingleton<McpServerTool, QueryTool>();
+        services.AddSingleton<Caching.QueryResultCache>();
+        if (Caching.QueryResultCache.IsUsed(config))
+        {
+            // Memory first; an IDistributedCache registered by the host (such as Redis) becomes the second level.
+            services.AddHybridCache(options => options.MaximumPayloadBytes = Caching.QueryResultCache.MaxPayloadBytes(config));
+        }
+
         if (config.Sources.Any(s => s.Kind == Sources.Http.HttpProvider.KindName))
         {
             services.AddSingleton<McpServerTool, FetchTool>();
@@ -64,7 +71,7 @@ public static class TributaryServerExtensions
         services.AddSingleton<McpServerPrompt, GenerateModelsPrompt>();
         foreach (var tool in config.Tools)
         {
-            services.AddSingleton<McpServerTool>(sp => NamedTools.Create(tool, sp.GetRequiredService<SourceRegistry>(), sp.GetRequiredService<QueryCursorCodec>(), sp.GetService<WriteRunner>()));
+            services.AddSingleton<McpServerTool>(sp => NamedTools.Create(tool, sp.GetRequiredService<SourceRegistry>(), sp.GetRequiredService<QueryCursorCodec>(), sp.GetRequiredService<Caching.QueryResultCache>(), sp.GetService<WriteRunner>()));
         }
 
         var registry = new TopicRegistry(config.Topics);

@@ -15,9 +15,9 @@ namespace Tributary.Server.Mcp;
 internal static class NamedTools
 {
     /// <summary>The tool for a configured statement: a read becomes a <see cref="NamedQueryTool"/>, a write a <see cref="NamedWriteTool"/>.</summary>
-    public static TributaryTool Create(ToolConfig tool, SourceRegistry sources, QueryCursorCodec cursors, WriteRunner? writes) =>
+    public static TributaryTool Create(ToolConfig tool, SourceRegistry sources, QueryCursorCodec cursors, Caching.QueryResultCache results, WriteRunner? writes) =>
         tool.Shape == StatementShape.Read
-            ? new NamedQueryTool(tool, sources, cursors)
+            ? new NamedQueryTool(tool, sources, cursors, results)
             : new NamedWriteTool(tool, sources, writes ?? throw new InvalidOperationException("write tools need a writable source"));
 
     /// <summary>The schema of a named tool's parameters (those bound to a claim are not the caller's to give).</summary>
@@ -104,7 +104,7 @@ internal static class NamedTools
 }
 
 /// <summary>A configured read statement as a tool: typed parameters, the <c>query</c> result shape, paging through <c>query</c>'s cursor.</summary>
-internal sealed class NamedQueryTool(ToolConfig tool, SourceRegistry sources, QueryCursorCodec cursors) : TributaryTool(ReadOnlyTool(
+internal sealed class NamedQueryTool(ToolConfig tool, SourceRegistry sources, QueryCursorCodec cursors, Caching.QueryResultCache results) : TributaryTool(ReadOnlyTool(
     tool.Name,
     tool.Name,
     (tool.Description.Length > 0 ? tool.Description : $"Runs the configured query '{tool.Name}' on source '{tool.Source}'.") +
@@ -129,10 +129,10 @@ internal sealed class NamedQueryTool(ToolConfig tool, SourceRegistry sources, Qu
         var (given, claims) = NamedTools.Split(tool, arguments.All, arguments.User);
         var values = _parameters.Validate(given);
         var (parameters, json) = NamedTools.Bind(values, given, _parameters, claims);
-        var source = sources.Get(tool.Source);
         var limits = sources.Config(tool.Source);
-        using var writer = new QueryResultWriter(output, next => cursors.Encode(new CursorState(tool.Source, tool.Statement, json, next, limits.MaxRows)), start);
-        await source.QueryAsync(new QueryRequest(tool.Statement, parameters, limits.MaxRows, 0, limits.MaxResultBytes), writer, cancellationToken);
+        var request = new QueryRequest(tool.Statement, parameters, limits.MaxRows, 0, limits.MaxResultBytes);
+        var page = new Caching.QueryPage(tool.Name, tool.Source, request, next => cursors.Encode(new CursorState(tool.Source, tool.Statement, json, next, limits.MaxRows)), arguments.Grants, tool.CacheTtl, start);
+        await results.WriteAsync(page, output, cancellationToken);
     }
 }
 
@@ -181,7 +181,7 @@ internal sealed class NamedWriteTool(ToolConfig tool, SourceRegistry sources, Wr
         var values = _parameters.Validate(given);
         var (parameters, json) = NamedTools.Bind(values, given, _parameters, claims);
         var source = sources.Get(tool.Source) as IWritableSource ?? throw new ToolException($"source '{tool.Source}' does not accept writes");
-        var call = new WriteCall(tool.Name, arguments.Principal, given, arguments.String("idempotency_key"), arguments.Boolean("dry_run"));
+        var call = new WriteCall(tool.Name, tool.Source, tool.WritesTable!, arguments.Principal, given, arguments.String("idempotency_key"), arguments.Boolean("dry_run"));
         await writes.RunAsync(call, async () =>
         {
             var outcome = await source.ExecuteWriteAsync(new WriteStatement(tool.Statement, parameters, call.DryRun), cancellationToken);

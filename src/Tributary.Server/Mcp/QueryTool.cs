@@ -12,13 +12,13 @@ namespace Tributary.Server.Mcp;
 /// <c>query</c>: one read-only SQL statement, enforced by the engine; a row cap with <c>truncated</c> and a signed
 /// <c>next_cursor</c> that continues the same query.
 /// </summary>
-public sealed class QueryTool(SourceRegistry sources, QueryCursorCodec cursors) : TributaryTool(ReadOnlyTool(
+public sealed class QueryTool(SourceRegistry sources, QueryCursorCodec cursors, Caching.QueryResultCache results) : TributaryTool(ReadOnlyTool(
     ToolName,
     "Run a read-only SQL query",
     "Runs exactly one read-only SQL statement (SELECT or WITH ... SELECT) against a source and returns {columns, rows, row_count, truncated, next_cursor, elapsed_ms}; rows are arrays in column order. " +
     "Bind values with 'params' (named @name as an object, or positional ? in SQLite and $1 in PostgreSQL as an array) instead of writing them into the SQL. " +
     "At most 'max_rows' rows come back (default per source, usually 500); when 'truncated' is true, call query again with only 'cursor' set to 'next_cursor' for the next page. " +
-    "Writes are refused by the database engine; long statements are cancelled at the source's statement timeout.",
+    "Writes are refused by the database engine; long statements are cancelled at the source's statement timeout. Where the source caches results, 'cache' says whether this one came from the cache (hit) or from running the query (miss).",
     """
     {"type":"object","additionalProperties":false,"properties":{
       "source":{"type":"string","description":"Source name, from list_sources"},
@@ -62,6 +62,7 @@ public sealed class QueryTool(SourceRegistry sources, QueryCursorCodec cursors) 
       "row_count":{"type":"integer"},
       "truncated":{"type":"boolean"},
       "next_cursor":{"type":"string"},
+      "cache":{"type":"string","enum":["hit","miss"],"description":"Where the source or tool caches results: from the cache (hit) or from running the query (miss)"},
       "elapsed_ms":{"type":"number"}}}
     """;
 
@@ -109,11 +110,8 @@ public sealed class QueryTool(SourceRegistry sources, QueryCursorCodec cursors) 
 
         var request = new QueryRequest(sql, ToParameters(parameters), rows, offset, limits.MaxResultBytes);
         var parametersForCursor = parameters;
-        using var writer = new QueryResultWriter(
-            output,
-            next => cursors.Encode(new CursorState(sourceName, sql, parametersForCursor, next, rows)),
-            start);
-        await source.QueryAsync(request, writer, cancellationToken);
+        var page = new Caching.QueryPage(ToolName, sourceName, request, next => cursors.Encode(new CursorState(sourceName, sql, parametersForCursor, next, rows)), arguments.Grants, null, start);
+        await results.WriteAsync(page, output, cancellationToken);
     }
 
     private static QueryParameter[] ToParameters(JsonElement? parameters) => parameters switch

@@ -83,7 +83,7 @@ internal sealed partial class UpdateRowsTool(SourceRegistry sources, WriteRunner
         }
 
         var given = arguments.All.Where(a => a.Key is not ("idempotency_key" or "dry_run")).ToDictionary(a => a.Key, a => a.Value, StringComparer.Ordinal);
-        var call = new WriteCall("update_rows", arguments.Principal, given, arguments.String("idempotency_key"), arguments.Boolean("dry_run"));
+        var call = new WriteCall("update_rows", sourceName, tableName, arguments.Principal, given, arguments.String("idempotency_key"), arguments.Boolean("dry_run"));
         var keyJson = arguments.Get("key")!.Value;
         await writes.RunAsync(call, async () =>
         {

@@ -6,22 +6,25 @@ using Tributary.Core;
 
 namespace Tributary.Server.State;
 
-/// <summary>One write call as the audit log and the idempotency keys see it.</summary>
+/// <summary>One write call as the audit log, the idempotency keys and the result cache see it.</summary>
 /// <param name="Tool">The tool called.</param>
+/// <param name="Source">The source written.</param>
+/// <param name="Table">The table the write changes.</param>
 /// <param name="Principal">Who called it.</param>
 /// <param name="Arguments">The call's arguments, without idempotency_key and dry_run (fingerprinted to detect a reused key).</param>
 /// <param name="IdempotencyKey">The caller's idempotency key, or null.</param>
 /// <param name="DryRun">True when nothing may be written.</param>
-internal sealed record WriteCall(string Tool, string Principal, IDictionary<string, JsonElement> Arguments, string? IdempotencyKey, bool DryRun);
+internal sealed record WriteCall(string Tool, string Source, string Table, string Principal, IDictionary<string, JsonElement> Arguments, string? IdempotencyKey, bool DryRun);
 
 /// <summary>What a write did: the result's body (a JSON object) and its audit entry.</summary>
 internal sealed record WriteReport(JsonElement Body, AuditEntry Audit);
 
 /// <summary>
 /// Runs writes under their idempotency key and appends each to the audit log: a repeated key returns the first call's
-/// result without writing again; a dry run neither claims a key nor leaves an audit entry.
+/// result without writing again; a dry run neither claims a key nor leaves an audit entry. A write drops the cached
+/// query results that read its table.
 /// </summary>
-internal sealed class WriteRunner(StateStore state)
+internal sealed class WriteRunner(StateStore state, Caching.QueryResultCache results)
 {
     /// <summary>Longest idempotency key accepted.</summary>
     public const int MaxKeyLength = 200;
@@ -38,6 +41,7 @@ internal sealed class WriteRunner(StateStore state)
         if (call.IdempotencyKey is not { } key)
         {
             var report = await write();
+            await results.TablesChangedAsync(call.Source, [call.Table]);
             Write(output, report.Body, state.Append(report.Audit), dryRun: false);
             return;
         }
@@ -72,6 +76,7 @@ internal sealed class WriteRunner(StateStore state)
             throw;
         }
 
+        await results.TablesChangedAsync(call.Source, [call.Table]);
         var buffer = new ArrayBufferWriter<byte>();
         Write(buffer, written.Body, state.Append(written.Audit with { IdempotencyKey = key }), dryRun: false);
         state.Complete(scope, key, Encoding.UTF8.GetString(buffer.WrittenSpan));

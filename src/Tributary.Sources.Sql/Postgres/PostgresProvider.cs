@@ -15,7 +15,7 @@ public sealed partial class PostgresProvider : ISourceProvider
     public string Kind => KindName;
 
     /// <inheritdoc />
-    public IReadOnlyDictionary<string, string> SettingKeys { get; } = new Dictionary<string, string>
+    public IReadOnlyDictionary<string, string> SettingKeys { get; } = new Dictionary<string, string>(ResultCacheSettings.SettingKeys)
     {
         ["connection_string"] = "Npgsql connection string, such as Host=127.0.0.1;Database=shop;Username=reader;Password=${PGPASSWORD}",
         ["schemas"] = "schemas to describe and name tables from, first one unqualified (default: public)",
@@ -26,6 +26,7 @@ public sealed partial class PostgresProvider : ISourceProvider
     {
         ArgumentNullException.ThrowIfNull(source);
         ArgumentNullException.ThrowIfNull(errors);
+        _ = ResultCacheSettings.Read(source, errors);
         if (!source.Settings.TryGetValue("connection_string", out var connectionString) || string.IsNullOrWhiteSpace(connectionString))
         {
             errors.Add(source.Path + ".connection_string", "missing: give an Npgsql connection string, such as Host=127.0.0.1;Database=shop;Username=reader;Password=${PGPASSWORD}");

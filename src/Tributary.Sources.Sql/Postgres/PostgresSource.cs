@@ -19,7 +19,7 @@ namespace Tributary.Sources.Sql.Postgres;
 /// connection's own (a startup option), in force in every transaction; a timeout or a cancelled request cancels the
 /// statement on the server.
 /// </summary>
-public sealed class PostgresSource : IDataSource, IWritableSource
+public sealed class PostgresSource : IDataSource, IWritableSource, ITableReads
 {
     private readonly SourceConfig _config;
     private readonly string[] _schemas;
@@ -158,6 +158,77 @@ public sealed class PostgresSource : IDataSource, IWritableSource
             });
             return;
         }
+    }
+
+    /// <inheritdoc />
+    public async Task<IReadOnlyCollection<string>?> TablesReadAsync(QueryRequest request, CancellationToken cancellationToken)
+    {
+        ArgumentNullException.ThrowIfNull(request);
+        var statement = PostgresStatement.ForQuery(request.Sql, request.Parameters, Name);
+        if (statement.FirstKeyword is not ("select" or "with" or "values" or "table"))
+        {
+            return null;
+        }
+
+        // The planner resolves views to their tables; planning reads no rows.
+        var explain = new NpgsqlBatchCommand("EXPLAIN (VERBOSE, FORMAT JSON) " + statement.Sql);
+        explain.Parameters.AddRange(statement.Values.Select(Parameter).ToArray());
+        await using var connection = await OpenAsync(cancellationToken);
+        try
+        {
+            await using var batch = new NpgsqlBatch(connection)
+            {
+                BatchCommands = { new NpgsqlBatchCommand("BEGIN TRANSACTION READ ONLY"), explain, new NpgsqlBatchCommand("ROLLBACK") },
+                Timeout = ClientTimeoutSeconds(_config.StatementTimeout),
+            };
+            await using var reader = await batch.ExecuteReaderAsync(cancellationToken);
+            await reader.ReadAsync(cancellationToken);
+            using var plan = JsonDocument.Parse(reader.GetString(0));
+            var tables = new HashSet<string>(StringComparer.Ordinal);
+            return PlanTables(plan.RootElement, tables) ? tables : null;
+        }
+        catch (PostgresException)
+        {
+            // The statement's own error comes back from the query itself.
+            await RollbackAsync(connection);
+            return null;
+        }
+        catch (Exception e) when (e is NpgsqlException or TimeoutException)
+        {
+            await RollbackAsync(connection);
+            throw Translate(e);
+        }
+    }
+
+    /// <summary>
+    /// Adds the tables a plan scans to <paramref name="tables"/>; false when the plan reads through something whose tables
+    /// it does not show (a function of the database's own, a foreign or custom scan).
+    /// </summary>
+    private bool PlanTables(JsonElement node, HashSet<string> tables)
+    {
+        if (node.ValueKind == JsonValueKind.Array)
+        {
+            return node.EnumerateArray().All(item => PlanTables(item, tables));
+        }
+
+        if (node.ValueKind != JsonValueKind.Object)
+        {
+            return true;
+        }
+
+        var type = node.TryGetProperty("Node Type", out var nodeType) ? nodeType.GetString() : null;
+        var schema = node.TryGetProperty("Schema", out var schemaName) ? schemaName.GetString()?.ToLowerInvariant() : null;
+        if (type is "Foreign Scan" or "Custom Scan" || (type is "Function Scan" or "Table Function Scan" && schema != "pg_catalog"))
+        {
+            return false;
+        }
+
+        if (node.TryGetProperty("Relation Name", out var relation) && relation.GetString()?.ToLowerInvariant() is { } table)
+        {
+            tables.Add(schema is null || string.Equals(schema, _schemas[0], StringComparison.OrdinalIgnoreCase) ? table : $"{schema}.{table}");
+        }
+
+        return node.EnumerateObject().Where(p => p.Value.ValueKind is JsonValueKind.Object or JsonValueKind.Array).All(p => PlanTables(p.Value, tables));
     }
 
     /// <summary>Tries a read may take when its connection fails before any row is read.</summary>

@@ -39,10 +39,18 @@ internal static class SqliteGuard
 
     private static readonly delegate_authorizer Authorizer = Authorize;
 
-    /// <summary>Installs the guard on an open connection's handle.</summary>
-    public static void Install(sqlite3 handle)
+    /// <summary>Installs the guard on an open connection's handle; <paramref name="onRead"/>, when given, hears each table and view of the main database a statement being prepared reads (a view, then the tables it reads).</summary>
+    public static void Install(sqlite3 handle, Action<string>? onRead = null)
     {
-        raw.sqlite3_set_authorizer(handle, Authorizer, null);
+        raw.sqlite3_set_authorizer(handle, onRead is null ? Authorizer : (userData, action, first, second, database, trigger) =>
+        {
+            if (action == ActionRead && database.utf8_to_string() is null or "main" && first.utf8_to_string() is { } table)
+            {
+                onRead(table);
+            }
+
+            return Authorize(userData, action, first, second, database, trigger);
+        }, null);
         raw.sqlite3_db_config(handle, DbConfigDefensive, 1, out _);
     }
 

@@ -13,7 +13,7 @@ public sealed class SqliteProvider : ISourceProvider
     public string Kind => KindName;
 
     /// <inheritdoc />
-    public IReadOnlyDictionary<string, string> SettingKeys { get; } = new Dictionary<string, string>
+    public IReadOnlyDictionary<string, string> SettingKeys { get; } = new Dictionary<string, string>(ResultCacheSettings.SettingKeys)
     {
         ["path"] = "path of the database file (relative to the configuration file)",
     };
@@ -24,6 +24,7 @@ public sealed class SqliteProvider : ISourceProvider
         ArgumentNullException.ThrowIfNull(source);
         ArgumentNullException.ThrowIfNull(context);
         ArgumentNullException.ThrowIfNull(errors);
+        _ = ResultCacheSettings.Read(source, errors);
         if (!source.Settings.TryGetValue("path", out var path) || string.IsNullOrWhiteSpace(path))
         {
             errors.Add(source.Path + ".path", "missing: give the path of the SQLite database file, such as ./shop.db");

@@ -14,6 +14,9 @@ internal sealed class SqliteSession : IDisposable
     private readonly Dictionary<string, SqliteStatement> _statements = new(StringComparer.Ordinal);
     private readonly Queue<string> _order = new();
 
+    /// <summary>The tables read by the statement being prepared, as the authorizer reports them.</summary>
+    private readonly HashSet<string> _reads = new(StringComparer.OrdinalIgnoreCase);
+
     private SqliteSession(sqlite3 handle) => Handle = handle;
 
     /// <summary>The connection handle.</summary>
@@ -31,8 +34,9 @@ internal sealed class SqliteSession : IDisposable
         }
 
         raw.sqlite3_busy_timeout(handle, BusyTimeoutMs);
-        SqliteGuard.Install(handle);
-        return new SqliteSession(handle);
+        var session = new SqliteSession(handle);
+        SqliteGuard.Install(handle, table => session._reads.Add(table));
+        return session;
     }
 
     /// <summary>
@@ -46,7 +50,9 @@ internal sealed class SqliteSession : IDisposable
             return cached;
         }
 
+        _reads.Clear();
         var rc = raw.sqlite3_prepare_v2(Handle, sql, out var statement, out var tail);
+        var reads = _reads.Select(t => t.ToLowerInvariant()).ToArray();
         if (rc != raw.SQLITE_OK)
         {
             statement.Dispose();
@@ -83,7 +89,7 @@ internal sealed class SqliteSession : IDisposable
             evicted?.Handle.Dispose();
         }
 
-        var prepared = new SqliteStatement(statement);
+        var prepared = new SqliteStatement(statement) { Tables = reads };
         _statements[sql] = prepared;
         _order.Enqueue(sql);
         return prepared;
@@ -113,6 +119,9 @@ internal sealed class SqliteStatement(sqlite3_stmt handle)
 
     /// <summary>The statement handle.</summary>
     public sqlite3_stmt Handle { get; } = handle;
+
+    /// <summary>The tables of the main database the statement reads (lowercase), as the authorizer reported them when it was prepared.</summary>
+    public IReadOnlyCollection<string> Tables { get; init; } = [];
 
     /// <summary>Column names.</summary>
     public string[] Names { get; private set; } = [];

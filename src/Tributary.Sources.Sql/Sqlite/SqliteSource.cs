@@ -12,7 +12,7 @@ namespace Tributary.Sources.Sql.Sqlite;
 /// A SQLite database file served read-only: the file is opened read-only and an authorizer allows only reads. Queries run
 /// on raw connections with cached prepared statements (the driver's own floor); schema reads use Microsoft.Data.Sqlite.
 /// </summary>
-public sealed class SqliteSource : IDataSource, IWritableSource
+public sealed class SqliteSource : IDataSource, IWritableSource, ITableReads
 {
     private const int SqliteReadOnly = 8;
     private const int SqliteAuth = 23;
@@ -82,6 +82,22 @@ public sealed class SqliteSource : IDataSource, IWritableSource
                 raw.sqlite3_reset(statement.Handle);
                 raw.sqlite3_clear_bindings(statement.Handle);
             }
+        }
+        finally
+        {
+            _sessions.Return(session);
+        }
+    }
+
+    /// <inheritdoc />
+    public Task<IReadOnlyCollection<string>?> TablesReadAsync(QueryRequest request, CancellationToken cancellationToken)
+    {
+        ArgumentNullException.ThrowIfNull(request);
+        // Preparing runs the authorizer, which hears every table read; the statement stays prepared for the query itself.
+        var session = _sessions.Rent();
+        try
+        {
+            return Task.FromResult<IReadOnlyCollection<string>?>(session.Prepare(request.Sql, Translate).Tables);
         }
         finally
         {

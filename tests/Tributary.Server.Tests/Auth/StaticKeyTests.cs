@@ -15,7 +15,7 @@ namespace Tributary.Server.Tests.Auth;
 /// Tributary with the issuer's keys from a JWKS file (no discovery) and only RS256 allowed; the tests make their own
 /// tokens with those keys, to send what no real issuer would.
 /// </summary>
-public sealed class StaticKeyServer : TributaryHttpServer
+public class StaticKeyServer : TributaryHttpServer
 {
     public const string IssuerUrl = "https://issuer.example.com/";
 
@@ -31,6 +31,12 @@ public sealed class StaticKeyServer : TributaryHttpServer
 
     protected override HttpEndpoint Endpoint => new(IPAddress.Loopback, _port);
 
+    /// <summary>The <c>sources:</c> and (optionally) <c>tools:</c> sections served.</summary>
+    protected virtual string SourcesAndTools => $$"""
+        sources:
+          shop: { kind: sqlite, path: {{DatabasePath}} }
+        """;
+
     protected override async Task<TributaryConfig> CreateConfigAsync()
     {
         var jwks = Path.Combine(DataDirectory, "jwks.json");
@@ -40,8 +46,7 @@ public sealed class StaticKeyServer : TributaryHttpServer
             server:
               data_dir: {{DataDirectory}}
               public_url: http://127.0.0.1:{{_port}}
-            sources:
-              shop: { kind: sqlite, path: {{DatabasePath}} }
+            {{SourcesAndTools}}
             auth:
               oauth:
                 issuer: {{IssuerUrl}}
@@ -52,12 +57,12 @@ public sealed class StaticKeyServer : TributaryHttpServer
     }
 
     /// <summary>A token signed with <paramref name="credentials"/>, valid unless the arguments say otherwise.</summary>
-    public string Token(SigningCredentials credentials, DateTime? expires = null, DateTime? notBefore = null, string? audience = null, bool withExpiry = true) =>
+    public string Token(SigningCredentials credentials, DateTime? expires = null, DateTime? notBefore = null, string? audience = null, bool withExpiry = true, string subject = "static-user", string scope = "sources:shop:read") =>
         new JsonWebTokenHandler { SetDefaultTimesOnTokenCreation = false }.CreateToken(new SecurityTokenDescriptor
         {
             Issuer = IssuerUrl,
             Audience = audience ?? Resource,
-            Subject = new ClaimsIdentity([new Claim("sub", "static-user"), new Claim("scope", "sources:shop:read")]),
+            Subject = new ClaimsIdentity([new Claim("sub", subject), new Claim("scope", scope)]),
             IssuedAt = DateTime.UtcNow,
             NotBefore = notBefore ?? DateTime.UtcNow.AddMinutes(-1),
             Expires = withExpiry ? expires ?? DateTime.UtcNow.AddMinutes(10) : null,

@@ -125,7 +125,7 @@ public sealed class ChangeCaptureTests
     }
 
     /// <summary>Waits for the capture's triggers: they are installed moments after the host starts, and changes before that are not captured.</summary>
-    private static Task WaitForTriggersAsync(string database) =>
+    internal static Task WaitForTriggersAsync(string database) =>
         TopicReading.WaitUntilAsync(() => Task.FromResult(Scalar(database, "SELECT count(*) FROM sqlite_master WHERE type = 'trigger' AND name LIKE '\\_tributary\\_%' ESCAPE '\\'") > 0), "the capture's triggers");
 
     private static long Scalar(string database, string sql)
@@ -136,7 +136,7 @@ public sealed class ChangeCaptureTests
         return (long)command.ExecuteScalar()!;
     }
 
-    private static void Execute(string database, string sql)
+    internal static void Execute(string database, string sql)
     {
         using var connection = new SqliteConnection($"Data Source={database};Pooling=False");
         connection.Open();

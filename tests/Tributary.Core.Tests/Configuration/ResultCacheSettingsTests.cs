@@ -1,0 +1,63 @@
+using Tributary.Core.Configuration;
+using Tributary.Server.Hosting;
+using Tributary.Testing;
+
+namespace Tributary.Core.Tests.Configuration;
+
+public sealed class ResultCacheSettingsTests
+{
+    private static readonly string Database = DemoDatabase.Copy();
+
+    [Fact]
+    public void Sql_sources_and_read_tools_take_a_cache_ttl_and_a_source_a_size_bound()
+    {
+        var config = new ConfigLoader(SourceProviders.All).Load(
+            $$"""
+            sources:
+              shop: { kind: sqlite, path: {{Database}}, cache_ttl: 30s, cache_max_entries: 5_000 }
+              pg: { kind: postgres, connection_string: Host=127.0.0.1;Database=shop, cache_ttl: 0s }
+              plain: { kind: sqlite, path: {{Database}} }
+            tools:
+              fresh: { source: shop, statement: SELECT 1, cache_ttl: 0s }
+              longer: { source: plain, statement: SELECT 2, cache_ttl: 1h }
+              inherits: { source: shop, statement: SELECT 3 }
+            """,
+            "/");
+
+        var settings = config.Sources.Select(s => ResultCacheSettings.Read(s, new ConfigErrors())).ToArray();
+        Assert.Equal((TimeSpan.FromSeconds(30), 5000), (settings[0].Ttl, settings[0].MaxEntries));
+        Assert.Equal((TimeSpan.Zero, ResultCacheSettings.DefaultMaxEntries), (settings[1].Ttl, settings[1].MaxEntries));
+        Assert.Equal(TimeSpan.Zero, settings[2].Ttl);
+        Assert.Equal([TimeSpan.Zero, TimeSpan.FromHours(1), null], config.Tools.Select(t => t.CacheTtl));
+    }
+
+    [Fact]
+    public void Reports_every_bad_cache_setting_under_its_key()
+    {
+        var error = Assert.Throws<ConfigException>(() => new ConfigLoader(SourceProviders.All).Load(
+            $$"""
+            sources:
+              shop:
+                kind: sqlite
+                path: {{Database}}
+                cache_ttl: 2d
+                cache_max_entries: 0
+                writable: true
+                tables: { orders: {} }
+              pg: { kind: postgres, connection_string: Host=127.0.0.1, cache_ttl: -5s, cache_max_entries: lots }
+            tools:
+              sloppy: { source: shop, statement: SELECT 1, cache_ttl: soon }
+              writer: { source: shop, statement: "UPDATE orders SET note = 'x'", cache_ttl: 10s }
+            """,
+            "/"));
+
+        var messages = error.Errors.ToDictionary(e => e.Path, e => e.Message);
+        Assert.Contains("'2d' is not a duration from 0s (no caching) to 1d", messages["sources.shop.cache_ttl"], StringComparison.Ordinal);
+        Assert.Contains("'0' is not a number of results from 1 to 1000000", messages["sources.shop.cache_max_entries"], StringComparison.Ordinal);
+        Assert.Contains("'-5s' is not a duration", messages["sources.pg.cache_ttl"], StringComparison.Ordinal);
+        Assert.Contains("'lots' is not a number of results", messages["sources.pg.cache_max_entries"], StringComparison.Ordinal);
+        Assert.Contains("'soon' is not a duration", messages["tools.sloppy.cache_ttl"], StringComparison.Ordinal);
+        Assert.Contains("only a read tool's results are cached", messages["tools.writer.cache_ttl"], StringComparison.Ordinal);
+        Assert.Equal(6, error.Errors.Count);
+    }
+}
