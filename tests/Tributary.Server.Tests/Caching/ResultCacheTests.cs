@@ -13,7 +13,7 @@ namespace Tributary.Server.Tests.Caching;
 
 /// <summary>
 /// Tributary caching the demo shop's query results for 10 minutes, with read tools that cache (or, with cache_ttl 0s,
-/// do not) and a write tool; and a second source that caches nothing.
+/// do not) and a write tool; a second source that caches nothing, and a third that keeps two results.
 /// </summary>
 public class CachingServer : TributaryHttpServer
 {
@@ -35,6 +35,11 @@ public class CachingServer : TributaryHttpServer
           plain:
             kind: sqlite
             path: {{DatabasePath}}
+          small:
+            kind: sqlite
+            path: {{DatabasePath}}
+            cache_ttl: 10m
+            cache_max_entries: 2
         tools:
           order_note:
             source: shop
@@ -220,6 +225,36 @@ public sealed class ResultCacheTests(CachingServer server) : IClassFixture<Cachi
     }
 
     [Fact]
+    public async Task A_source_keeps_its_most_recently_used_results_up_to_cache_max_entries()
+    {
+        await using var client = await server.ConnectAsync();
+        var (a, b, c) = (Query("SELECT 'a'", source: "small"), Query("SELECT 'b'", source: "small"), Query("SELECT 'c'", source: "small"));
+        string[] outcomes =
+        [
+            Cache(await client.CallOkAsync("query", a))!,
+            Cache(await client.CallOkAsync("query", b))!,
+            Cache(await client.CallOkAsync("query", a))!,
+            Cache(await client.CallOkAsync("query", c))!,
+            Cache(await client.CallOkAsync("query", b))!,
+            Cache(await client.CallOkAsync("query", c))!,
+            Cache(await client.CallOkAsync("query", a))!,
+        ];
+        Assert.Equal(["miss", "miss", "hit", "miss", "miss", "hit", "miss"], outcomes);
+    }
+
+    [Fact]
+    public async Task Prometheus_shows_hits_and_misses_by_source()
+    {
+        await using var client = await server.ConnectAsync();
+        var arguments = Query("SELECT count(*) FROM app_logs");
+        await client.CallOkAsync("query", arguments);
+        await client.CallOkAsync("query", arguments);
+        string[] expected = ["tributary_query_cache_lookups_total{", "cache=\"hit\"", "cache=\"miss\"", "source=\"shop\""];
+        var text = await Http.ObservabilityTests.MetricsShowingAsync(server.BaseAddress, expected);
+        Assert.All(expected, e => Assert.Contains(e, text, StringComparison.Ordinal));
+    }
+
+    [Fact]
     public async Task Batch_query_items_share_the_cache()
     {
         await using var client = await server.ConnectAsync();
@@ -319,4 +354,38 @@ public sealed class CallerScopedCacheTests(CallerScopedCacheServer server) : ICl
     }
 
     private Task<McpClient> ConnectAsync(string token) => server.ConnectAsync(headers: new Dictionary<string, string> { ["Authorization"] = $"Bearer {token}" });
+}
+
+public sealed class PostgresResultCacheTests(PostgresServer postgres) : IClassFixture<PostgresServer>
+{
+    [Fact]
+    public async Task A_captured_change_in_postgres_drops_the_results_that_read_its_table_views_included()
+    {
+        var database = await postgres.CreateDatabaseAsync();
+        await postgres.ExecuteAsync(database, """
+            CREATE TABLE orders (id serial PRIMARY KEY, status text NOT NULL, total int NOT NULL);
+            CREATE TABLE customers (id serial PRIMARY KEY, name text NOT NULL);
+            CREATE VIEW revenue AS SELECT status, sum(total) AS total FROM orders GROUP BY status;
+            INSERT INTO orders (status, total) VALUES ('paid', 10), ('paid', 20), ('pending', 5);
+            INSERT INTO customers (name) VALUES ('Ann');
+            """);
+        await using var server = new PostgresCaptureServer(database, TestPaths.NewTempDirectory(), "{ orders: { topic: orders } }", "cache_ttl: 10m");
+        await PostgresChangeCaptureTests.StartAsync(server, database);
+        await using var client = await server.ConnectAsync();
+        var revenue = new Dictionary<string, object?> { ["source"] = "pg", ["sql"] = "SELECT total FROM revenue WHERE status = $1", ["params"] = new[] { "paid" } };
+        var customer = new Dictionary<string, object?> { ["source"] = "pg", ["sql"] = "SELECT name FROM customers WHERE id = 1" };
+        Assert.Equal("miss", ResultCacheTests.Cache(await client.CallOkAsync("query", revenue)));
+        Assert.Equal("miss", ResultCacheTests.Cache(await client.CallOkAsync("query", customer)));
+        Assert.Equal("hit", ResultCacheTests.Cache(await client.CallOkAsync("query", revenue)));
+
+        await postgres.ExecuteAsync(database, "UPDATE customers SET name = 'Bob'; INSERT INTO orders (status, total) VALUES ('paid', 100)");
+        await TopicReading.WaitUntilAsync(
+            async () => ResultCacheTests.Cache(await client.CallOkAsync("query", revenue)) == "miss",
+            "the captured change to drop the cached revenue");
+        Assert.Equal(130, (await client.CallOkAsync("query", revenue)).GetProperty("rows")[0][0].GetInt64());
+
+        // customers is not captured: its result stands until its TTL passes.
+        var stale = await client.CallOkAsync("query", customer);
+        Assert.Equal(("hit", "Ann"), (ResultCacheTests.Cache(stale), stale.GetProperty("rows")[0][0].GetString()));
+    }
 }

@@ -19,7 +19,6 @@ public sealed class ObservabilityTests(TopicsServer server) : IClassFixture<Topi
         await client.CallOkAsync("publish_event", new() { ["topic"] = "orders", ["type"] = "metrics.check", ["data"] = new { n = 1 } });
         await client.CallOkAsync("read_events", new() { ["topic"] = "orders", ["after"] = 0 });
 
-        using var http = new HttpClient { BaseAddress = server.BaseAddress };
         string[] expected =
         [
             "tributary_tool_calls_total{",
@@ -33,15 +32,22 @@ public sealed class ObservabilityTests(TopicsServer server) : IClassFixture<Topi
             "tributary_subscriptions_active",
             "mcp_server_operation_duration_seconds_bucket{",
         ];
+        var text = await MetricsShowingAsync(server.BaseAddress, expected);
+        Assert.All(expected, e => Assert.Contains(e, text, StringComparison.Ordinal));
+    }
+
+    /// <summary>The server's /metrics text once it shows all of <paramref name="expected"/> (the exporter caches a scrape for a moment), or after 5 s.</summary>
+    internal static async Task<string> MetricsShowingAsync(Uri baseAddress, string[] expected)
+    {
+        using var http = new HttpClient { BaseAddress = baseAddress };
         var text = "";
         for (var attempt = 0; attempt < 50 && !expected.All(e => text.Contains(e, StringComparison.Ordinal)); attempt++)
         {
-            // The exporter caches a scrape for a moment.
             await Task.Delay(100);
             text = await http.GetStringAsync("/metrics");
         }
 
-        Assert.All(expected, e => Assert.Contains(e, text, StringComparison.Ordinal));
+        return text;
     }
 
     [Fact]

@@ -12,8 +12,8 @@ using static Tributary.Server.Tests.Topics.TopicReading;
 
 namespace Tributary.Server.Tests.Topics;
 
-/// <summary>Tributary capturing the changes of a PostgreSQL database into the topic <c>orders</c>.</summary>
-public sealed class PostgresCaptureServer(string connectionString, string dataDirectory, string captures) : TributaryHttpServer("(no sqlite file)", dataDirectory)
+/// <summary>Tributary capturing the changes of a PostgreSQL database into the topic <c>orders</c>; <paramref name="settings"/> adds keys to the source (one line).</summary>
+public sealed class PostgresCaptureServer(string connectionString, string dataDirectory, string captures, string settings = "") : TributaryHttpServer("(no sqlite file)", dataDirectory)
 {
     /// <summary>Given in every connection string: the logs must never show it.</summary>
     public const string Password = "never-shown-7c1d";
@@ -26,6 +26,7 @@ public sealed class PostgresCaptureServer(string connectionString, string dataDi
             kind: postgres
             connection_string: "{{connectionString}};Password={{Password}};Timeout=3"
             capture: {{captures}}
+            {{settings}}
         topics:
           orders: { description: Changes of orders }
         """, DataDirectory));
@@ -287,7 +288,7 @@ public sealed class PostgresChangeCaptureTests(PostgresServer postgres) : IClass
     }
 
     /// <summary>Starts the server and waits for its triggers: they are installed once the host runs, and changes before that are not captured.</summary>
-    private static async Task StartAsync(PostgresCaptureServer server, string database)
+    internal static async Task StartAsync(PostgresCaptureServer server, string database)
     {
         await server.InitializeAsync();
         await WaitUntilAsync(async () => await ScalarAsync<long>(database, "SELECT count(*) FROM pg_trigger WHERE tgname LIKE 'tributary%'") > 0, "the capture's triggers");
