@@ -201,6 +201,12 @@ internal sealed class Workload
             }
         });
 
+    /// <summary>The same <c>query</c> on every call, expecting <paramref name="rows"/> rows.</summary>
+    public static Workload Query(string source, string sql, int rows, string name) => new(
+        name,
+        [new CallToolRequestParams { Name = "query", Arguments = new Dictionary<string, JsonElement> { ["source"] = Json(JsonSerializer.Serialize(source)), ["sql"] = Json(JsonSerializer.Serialize(sql)) } }],
+        result => ExpectRows(result, rows));
+
     /// <summary>HelloServer's fixed results shaped like Tributary's (started with --shapes): the SDK's cost of the payload alone.</summary>
     public static Workload Shaped(string tool, int rows) => new(
         tool.Replace('_', '-'),
