@@ -15,7 +15,7 @@ public sealed partial class ConfigLoader
     /// <summary>The configuration file name looked for by default.</summary>
     public const string DefaultFileName = "tributary.yaml";
 
-    private static readonly string[] ServerKeys = ["http", "public_url", "tls", "allowed_origins", "allowed_hosts", "max_request_bytes", "data_dir", "cursor_secret", "idempotency_retention", "metrics", "otlp_endpoint"];
+    private static readonly string[] ServerKeys = ["http", "public_url", "tls", "allowed_origins", "allowed_hosts", "max_request_bytes", "data_dir", "cursor_secret", "idempotency_retention", "metrics", "otlp_endpoint", "redis"];
     private static readonly string[] SourceKeys = ["kind", "description", "statement_timeout", "max_rows", "max_rows_limit", "max_result_bytes", "batch_concurrency", "writable", "tables", "capture"];
     private static readonly string[] CaptureKeys = ["topic", "operations", "columns"];
     private static readonly string[] TableKeys = ["version_column", "columns"];
@@ -174,6 +174,7 @@ public sealed partial class ConfigLoader
                 "idempotency_retention" => server with { IdempotencyRetention = reader.Duration(value, path, TimeSpan.FromDays(30)) ?? server.IdempotencyRetention },
                 "metrics" => server with { Metrics = reader.Boolean(value, path) ?? server.Metrics },
                 "otlp_endpoint" => server with { OtlpEndpoint = reader.Url(value, path) },
+                "redis" => server with { Redis = reader.Scalar(value, path) },
                 _ => server,
             };
         }
@@ -181,6 +182,11 @@ public sealed partial class ConfigLoader
         if (!HttpEndpoint.TryParse(server.Http, out _, out var problem))
         {
             reader.Errors.Add("server.http", problem, NodeReader.KeyLine(mapping, "http"));
+        }
+
+        if (server.Redis is { } redis && !RedisRegex().IsMatch(redis))
+        {
+            reader.Errors.Add("server.redis", $"'{redis}' is not a Redis address: write host:port, optionally followed by options such as ,password=${{REDIS_PASSWORD}}", NodeReader.KeyLine(mapping, "redis"));
         }
 
         foreach (var origin in server.AllowedOrigins)
@@ -679,6 +685,9 @@ public sealed partial class ConfigLoader
 
     [GeneratedRegex("^[a-z][a-z0-9_]{0,62}$")]
     private static partial Regex SourceNameRegex();
+
+    [GeneratedRegex(@"^(\[[0-9A-Fa-f:.]+\]|[A-Za-z0-9_.-]+):[0-9]{1,5}(,[^,]+)*$")]
+    private static partial Regex RedisRegex();
 
     [GeneratedRegex("^[A-Za-z_][A-Za-z0-9_]{0,62}$")]
     private static partial Regex IdentifierRegex();

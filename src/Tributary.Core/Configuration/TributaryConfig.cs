@@ -66,6 +66,9 @@ public sealed record ServerConfig
 
     /// <summary>An OpenTelemetry collector to export traces and metrics to over OTLP (such as <c>http://127.0.0.1:4318</c>); none by default.</summary>
     public Uri? OtlpEndpoint { get; init; }
+
+    /// <summary>A Redis (StackExchange.Redis configuration, such as <c>127.0.0.1:6379</c>) that servers share as the result cache's second level; none by default.</summary>
+    public string? Redis { get; init; }
 }
 
 /// <summary>One data source: a provider kind plus its settings.</summary>

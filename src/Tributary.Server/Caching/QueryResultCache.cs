@@ -4,6 +4,7 @@ using System.Security.Cryptography;
 using System.Text.Json;
 using Microsoft.Extensions.Caching.Hybrid;
 using Microsoft.Extensions.DependencyInjection;
+using StackExchange.Redis;
 using Tributary.Core;
 using Tributary.Core.Configuration;
 using Tributary.Core.Queries;
@@ -29,9 +30,11 @@ internal sealed record QueryPage(string Tool, string Source, QueryRequest Reques
 /// no query and serializes nothing. Concurrent identical misses run the query once. Each result is tagged with its
 /// source and each table its statement reads; a write through Tributary or a captured change of a table drops the
 /// results that read it; results whose tables are unknown are dropped by any change of their source. Changes nobody
-/// reports (another program writing an uncaptured table) show once the TTL has passed.
+/// reports (another program writing an uncaptured table) show once the TTL has passed. Servers sharing
+/// <c>server.redis</c> share results through it, and tell each other which tables changed: HybridCache has no
+/// channel of its own to drop the copies in the other servers' memory.
 /// </summary>
-public sealed class QueryResultCache
+public sealed class QueryResultCache : IDisposable
 {
     /// <summary>The tag of results whose tables could not be determined: any change of the source drops them.</summary>
     private const string UnknownTables = "(unknown)";
@@ -45,6 +48,11 @@ public sealed class QueryResultCache
     private readonly TributaryMetrics _metrics;
     private readonly Dictionary<string, SourceCache> _bySource;
 
+    /// <summary>The channel on which servers sharing a Redis announce changed tables: <c>server\nsource\ntable...</c>.</summary>
+    private static readonly RedisChannel PeersChannel = RedisChannel.Literal("tributary:query-cache:changed");
+    private readonly string _serverId = Guid.NewGuid().ToString("N");
+    private readonly ConnectionMultiplexer? _peers;
+
     /// <summary>Creates the cache of the configured sources; HybridCache is used only when some source or tool has a TTL.</summary>
     public QueryResultCache(TributaryConfig config, SourceRegistry sources, QueryCursorCodec cursors, TributaryMetrics metrics, IServiceProvider services)
     {
@@ -55,6 +63,14 @@ public sealed class QueryResultCache
         _metrics = metrics;
         _cache = IsUsed(config) ? services.GetRequiredService<HybridCache>() : null;
         _bySource = config.Sources.ToDictionary(s => s.Name, s => new SourceCache(ResultCacheSettings.Read(s, new ConfigErrors())), StringComparer.Ordinal);
+        if (_cache is not null && config.Server.Redis is { } redis)
+        {
+            // Connects in the background: a Redis that is down delays nothing, and its changes are bounded by the TTL.
+            var options = ConfigurationOptions.Parse(redis);
+            options.AbortOnConnectFail = false;
+            _peers = ConnectionMultiplexer.Connect(options);
+            _peers.GetSubscriber().Subscribe(PeersChannel, (_, message) => PeerChanged(message));
+        }
     }
 
     /// <summary>True when some source or read tool of <paramref name="config"/> caches results.</summary>
@@ -115,6 +131,26 @@ public sealed class QueryResultCache
     public async ValueTask TablesChangedAsync(string source, IEnumerable<string> tables)
     {
         ArgumentNullException.ThrowIfNull(tables);
+        var changed = tables as IReadOnlyCollection<string> ?? tables.ToArray();
+        await DropAsync(source, changed);
+        if (_peers is not null && _cache is not null)
+        {
+            await _peers.GetSubscriber().PublishAsync(PeersChannel, string.Join('\n', [_serverId, source, .. changed]), CommandFlags.FireAndForget);
+        }
+    }
+
+    /// <summary>Another server sharing the Redis saw tables change: its copies in this server's memory go too.</summary>
+    private void PeerChanged(RedisValue message)
+    {
+        var parts = message.ToString().Split('\n');
+        if (parts.Length >= 2 && parts[0] != _serverId)
+        {
+            _ = DropAsync(parts[1], parts[2..]).AsTask();
+        }
+    }
+
+    private async ValueTask DropAsync(string source, IReadOnlyCollection<string> tables)
+    {
         if (_cache is null || !_bySource.TryGetValue(source, out var state))
         {
             return;
@@ -132,6 +168,9 @@ public sealed class QueryResultCache
     }
 
     private static string Tag(string source, string table) => $"{source}:{table}";
+
+    /// <inheritdoc />
+    public void Dispose() => _peers?.Dispose();
 
     /// <summary>
     /// The cache key: SHA-256 of everything a result depends on. Results do not differ by caller beyond what the caller

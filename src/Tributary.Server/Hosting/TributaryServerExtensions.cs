@@ -52,8 +52,12 @@ public static class TributaryServerExtensions
         services.AddSingleton<Caching.QueryResultCache>();
         if (Caching.QueryResultCache.IsUsed(config))
         {
-            // Memory first; an IDistributedCache registered by the host (such as Redis) becomes the second level.
+            // Memory first; an IDistributedCache (server.redis, or one the host registers) becomes the second level.
             services.AddHybridCache(options => options.MaximumPayloadBytes = Caching.QueryResultCache.MaxPayloadBytes(config));
+            if (config.Server.Redis is { } redis)
+            {
+                services.AddStackExchangeRedisCache(options => (options.Configuration, options.InstanceName) = (redis, "tributary:"));
+            }
         }
 
         if (config.Sources.Any(s => s.Kind == Sources.Http.HttpProvider.KindName))

@@ -9,10 +9,12 @@ public sealed class ResultCacheSettingsTests
     private static readonly string Database = DemoDatabase.Copy();
 
     [Fact]
-    public void Sql_sources_and_read_tools_take_a_cache_ttl_and_a_source_a_size_bound()
+    public void Sql_sources_and_read_tools_take_a_cache_ttl_a_source_a_size_bound_and_the_server_a_shared_redis()
     {
         var config = new ConfigLoader(SourceProviders.All).Load(
             $$"""
+            server:
+              redis: redis.internal:6380,password=secret,ssl=true
             sources:
               shop: { kind: sqlite, path: {{Database}}, cache_ttl: 30s, cache_max_entries: 5_000 }
               pg: { kind: postgres, connection_string: Host=127.0.0.1;Database=shop, cache_ttl: 0s }
@@ -29,6 +31,7 @@ public sealed class ResultCacheSettingsTests
         Assert.Equal((TimeSpan.Zero, ResultCacheSettings.DefaultMaxEntries), (settings[1].Ttl, settings[1].MaxEntries));
         Assert.Equal(TimeSpan.Zero, settings[2].Ttl);
         Assert.Equal([TimeSpan.Zero, TimeSpan.FromHours(1), null], config.Tools.Select(t => t.CacheTtl));
+        Assert.Equal("redis.internal:6380,password=secret,ssl=true", config.Server.Redis);
     }
 
     [Fact]
@@ -36,6 +39,8 @@ public sealed class ResultCacheSettingsTests
     {
         var error = Assert.Throws<ConfigException>(() => new ConfigLoader(SourceProviders.All).Load(
             $$"""
+            server:
+              redis: "redis://nowhere"
             sources:
               shop:
                 kind: sqlite
@@ -58,6 +63,7 @@ public sealed class ResultCacheSettingsTests
         Assert.Contains("'lots' is not a number of results", messages["sources.pg.cache_max_entries"], StringComparison.Ordinal);
         Assert.Contains("'soon' is not a duration", messages["tools.sloppy.cache_ttl"], StringComparison.Ordinal);
         Assert.Contains("only a read tool's results are cached", messages["tools.writer.cache_ttl"], StringComparison.Ordinal);
-        Assert.Equal(6, error.Errors.Count);
+        Assert.Contains("'redis://nowhere' is not a Redis address: write host:port", messages["server.redis"], StringComparison.Ordinal);
+        Assert.Equal(7, error.Errors.Count);
     }
 }

@@ -225,6 +225,17 @@ public sealed class ResultCacheTests(CachingServer server) : IClassFixture<Cachi
     }
 
     [Fact]
+    public async Task A_query_that_fails_while_it_runs_is_the_same_tool_error_and_is_not_kept()
+    {
+        await using var client = await server.ConnectAsync();
+        var broken = Query("SELECT json_extract('not json ' || id, '$.a') FROM orders WHERE id = 1");
+        for (var i = 0; i < 2; i++)
+        {
+            Assert.Contains("malformed JSON", await client.CallErrorAsync("query", broken), StringComparison.Ordinal);
+        }
+    }
+
+    [Fact]
     public async Task A_source_keeps_its_most_recently_used_results_up_to_cache_max_entries()
     {
         await using var client = await server.ConnectAsync();
