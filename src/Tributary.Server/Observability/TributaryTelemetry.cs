@@ -33,7 +33,7 @@ public static class TributaryTelemetry
             .ConfigureResource(resource => resource.AddService("tributary", serviceVersion: typeof(TributaryTelemetry).Assembly.GetName().Version?.ToString()))
             .WithMetrics(metrics =>
             {
-                metrics.AddMeter(TributaryMetrics.MeterName, Topics.SqliteEventStore.MeterName, Sources.Http.HttpSourceMetrics.MeterName, McpSdk, "Tributary.Client", "Microsoft.AspNetCore.Hosting", "Microsoft.AspNetCore.Server.Kestrel");
+                metrics.AddMeter(TributaryMetrics.MeterName, Topics.SqliteEventStore.MeterName, Sources.Http.HttpSourceMetrics.MeterName, Sources.Sql.SqlSourceMetrics.MeterName, McpSdk, "Tributary.Client", "Microsoft.AspNetCore.Hosting", "Microsoft.AspNetCore.Server.Kestrel");
                 if (config.Server.Metrics)
                 {
                     metrics.AddPrometheusExporter();
