@@ -46,7 +46,7 @@ public static class TributaryTelemetry
             })
             .WithTracing(tracing =>
             {
-                tracing.AddSource(McpSdk, "System.Net.Http", "Npgsql");
+                tracing.SetSampler(new NotificationSampler()).AddSource(McpSdk, "System.Net.Http", "Npgsql");
                 if (otlp is not null)
                 {
                     tracing.AddOtlpExporter(o => Otlp(o, otlp, "v1/traces"));
