@@ -105,6 +105,10 @@ public sealed class HttpProvider : ISourceProvider
         {
             errors.Add(path + (keyHeader is null ? ".api_key_header" : ".api_key"), "api_key and api_key_header go together: name the header and give the key");
         }
+        else if (keyHeader is not null && HeaderProblem(keyHeader, key!) is { } problem)
+        {
+            errors.Add(path + ".api_key_header", problem);
+        }
         else if (keyHeader is not null)
         {
             headers[keyHeader] = key!;

@@ -117,6 +117,8 @@ public sealed class UpstreamCallTests
     [InlineData("headers: [Accept]", "sources.api.headers", "write the headers as a mapping")]
     [InlineData("bearer_token: t\n    headers: { authorization: Basic eA== }", "sources.api.headers.authorization", "set by the source's credentials")]
     [InlineData("hmac_secret: s\n    headers: { X-Tributary-Signature: x }", "sources.api.headers.X-Tributary-Signature", "set by the source's credentials or signature")]
+    [InlineData("api_key_header: Host\n    api_key: k", "sources.api.api_key_header", "managed by Tributary's HTTP client")]
+    [InlineData("api_key_header: X-Key\n    api_key: \"k\\r\\nX-Admin: 1\"", "sources.api.api_key_header", "holds a line break")]
     [InlineData("hmac_header: X-Sig", "sources.api.hmac_header", "no hmac_secret signs")]
     [InlineData("hmac_secret: \"\"", "sources.api.hmac_secret", "is empty")]
     [InlineData("hmac_secret: s\n    hmac_header: \"X-Sig\\n\"", "sources.api.hmac_header", "is not a header name")]
