@@ -86,6 +86,11 @@ public sealed class HttpSource : IDataSource
         }
 
         var target = new Uri(url.ToString());
+        if (!target.AbsolutePath.StartsWith(_settings.BaseUrl.AbsolutePath.TrimEnd('/') + "/", StringComparison.Ordinal))
+        {
+            throw new ToolException($"'{path}' leaves {Name}'s base URL (its '..' segments climb out of {_settings.BaseUrl.AbsolutePath}): give a path under it");
+        }
+
         try
         {
             // A shared GET must not end with one caller's cancellation: it runs to its own time budget.
