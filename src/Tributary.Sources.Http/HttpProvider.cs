@@ -226,6 +226,7 @@ public sealed class HttpProvider : ISourceProvider
         {
             AllowedHosts = hosts.Length > 0 ? hosts : [baseUrl.IdnHost],
             AllowedRanges = ranges,
+            CredentialHeaders = [.. new[] { keyHeader, signing?.Header }.OfType<string>()],
             ClientCertificate = certificate,
             TrustedAuthorities = authorities,
             MaxResponseBytes = maxBytes,
