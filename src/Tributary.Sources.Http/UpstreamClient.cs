@@ -144,7 +144,7 @@ public sealed class UpstreamClient : IDisposable
     public void Dispose() => _http.Dispose();
 
     /// <summary>The next hop's request: 303 (and 301/302 after a POST) become a GET; the source's credentials stay with the host they were meant for.</summary>
-    private static HttpRequestMessage Follow(HttpRequestMessage previous, HttpStatusCode status, Uri next)
+    private HttpRequestMessage Follow(HttpRequestMessage previous, HttpStatusCode status, Uri next)
     {
         var keepMethod = status is HttpStatusCode.TemporaryRedirect or HttpStatusCode.PermanentRedirect || previous.Method == HttpMethod.Get || previous.Method == HttpMethod.Head;
         var request = new HttpRequestMessage(keepMethod ? previous.Method : HttpMethod.Get, next) { Content = keepMethod ? previous.Content : null };
@@ -160,8 +160,8 @@ public sealed class UpstreamClient : IDisposable
         return request;
     }
 
-    private static bool IsCredential(string header) =>
-        header.Equals("Authorization", StringComparison.OrdinalIgnoreCase) || header.Equals("Cookie", StringComparison.OrdinalIgnoreCase)
+    private bool IsCredential(string header) =>
+        header.Equals("Authorization", StringComparison.OrdinalIgnoreCase) || _policy.CredentialHeaders.Contains(header, StringComparer.OrdinalIgnoreCase) || header.Equals("Cookie", StringComparison.OrdinalIgnoreCase)
         || header.Contains("key", StringComparison.OrdinalIgnoreCase) || header.Contains("token", StringComparison.OrdinalIgnoreCase) || header.Contains("signature", StringComparison.OrdinalIgnoreCase);
 
     /// <summary>Connects to the first address of <paramref name="endpoint"/> the guard allows; when it allows none, the call is refused.</summary>
