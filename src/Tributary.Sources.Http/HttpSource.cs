@@ -107,7 +107,7 @@ public sealed class HttpSource : IDataSource
         }
     }
 
-    /// <summary>One call with the source's headers, its signature (fresh for each try) and, with OAuth, its token (renewed once when the API refuses it).</summary>
+    /// <summary>One call with the source's headers, its signature (fresh for each try and each redirect on the API's origin) and, with OAuth, its token (renewed once when the API refuses it).</summary>
     private async Task<UpstreamResponse> SendAsync(HttpMethod method, Uri target, byte[]? jsonBody, CancellationToken cancellationToken)
     {
         var token = _token is null ? null : await _token.GetAsync(null, cancellationToken);
@@ -140,13 +140,30 @@ public sealed class HttpSource : IDataSource
 
                 if (_settings.Signing is { } signing)
                 {
-                    request.Headers.TryAddWithoutValidation(signing.Header, RequestSignature.Sign(signing.Key, _time.GetUtcNow().ToUnixTimeSeconds(), method.Method, target.PathAndQuery, jsonBody ?? []));
+                    Sign(request, signing, jsonBody);
                 }
 
                 return request;
             },
+            _settings.Signing is { } resigning ? redirected => SignAgain(redirected, resigning, jsonBody) : null,
             cancellationToken);
     }
+
+    /// <summary>
+    /// Signs a redirected request for its own method, target and body (a 303 makes a GET without one) where the signature
+    /// followed it, that is while the redirects stay on the API's origin; a request to another origin goes unsigned.
+    /// </summary>
+    private void SignAgain(HttpRequestMessage request, UpstreamSigning signing, byte[]? jsonBody)
+    {
+        if (request.Headers.Remove(signing.Header))
+        {
+            Sign(request, signing, request.Content is null ? null : jsonBody);
+        }
+    }
+
+    /// <summary>Adds the signature of <c>t.METHOD.path_and_query.body</c> for the request as it is sent (<paramref name="jsonBody"/> being its body).</summary>
+    private void Sign(HttpRequestMessage request, UpstreamSigning signing, byte[]? jsonBody) =>
+        request.Headers.TryAddWithoutValidation(signing.Header, RequestSignature.Sign(signing.Key, _time.GetUtcNow().ToUnixTimeSeconds(), request.Method.Method, request.RequestUri!.PathAndQuery, jsonBody ?? []));
 
     /// <inheritdoc />
     public ValueTask DisposeAsync()

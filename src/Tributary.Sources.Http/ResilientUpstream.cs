@@ -43,8 +43,11 @@ public sealed class ResilientUpstream(UpstreamClient client, string name, Resili
 
     private readonly ResiliencePipeline<UpstreamResponse> _pipeline = Build(name, options);
 
-    /// <summary>Sends a fresh request from <paramref name="request"/> for each try; see <see cref="UpstreamClient.SendAsync"/>.</summary>
-    public async Task<UpstreamResponse> SendAsync(Func<HttpRequestMessage> request, CancellationToken cancellationToken)
+    /// <summary>Sends a fresh request from <paramref name="request"/> for each try; see <see cref="UpstreamClient.SendAsync(HttpRequestMessage, CancellationToken)"/>.</summary>
+    public Task<UpstreamResponse> SendAsync(Func<HttpRequestMessage> request, CancellationToken cancellationToken) => SendAsync(request, null, cancellationToken);
+
+    /// <summary>Sends a fresh request from <paramref name="request"/> for each try, each redirected request handed to <paramref name="redirected"/>; see <see cref="UpstreamClient.SendAsync(HttpRequestMessage, Action{HttpRequestMessage}, CancellationToken)"/>.</summary>
+    public async Task<UpstreamResponse> SendAsync(Func<HttpRequestMessage> request, Action<HttpRequestMessage>? redirected, CancellationToken cancellationToken)
     {
         ArgumentNullException.ThrowIfNull(request);
         var context = ResilienceContextPool.Shared.Get(cancellationToken);
@@ -55,10 +58,10 @@ public sealed class ResilientUpstream(UpstreamClient client, string name, Resili
                 {
                     using var message = state.request();
                     context.Properties.Set(Idempotent, message.Method.Method is "GET" or "HEAD" or "OPTIONS" or "PUT" or "DELETE");
-                    return await state.client.SendAsync(message, context.CancellationToken);
+                    return await state.client.SendAsync(message, state.redirected, context.CancellationToken);
                 },
                 context,
-                (request, client));
+                (request, redirected, client));
         }
         catch (BrokenCircuitException e)
         {

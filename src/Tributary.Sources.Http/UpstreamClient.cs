@@ -71,7 +71,14 @@ public sealed class UpstreamClient : IDisposable
     /// Sends <paramref name="request"/> (its URL absolute) and reads the whole answer; anything the policy forbids, a
     /// body over the caps, a timeout or an unreachable upstream is an <see cref="UpstreamException"/>.
     /// </summary>
-    public async Task<UpstreamResponse> SendAsync(HttpRequestMessage request, CancellationToken cancellationToken)
+    public Task<UpstreamResponse> SendAsync(HttpRequestMessage request, CancellationToken cancellationToken) => SendAsync(request, null, cancellationToken);
+
+    /// <summary>
+    /// Sends <paramref name="request"/> as <see cref="SendAsync(HttpRequestMessage, CancellationToken)"/> does, and hands
+    /// each request a redirect makes to <paramref name="redirected"/> before it is sent, its headers already those that
+    /// may follow it (so that what depends on the target, such as a signature, can be made again for it).
+    /// </summary>
+    public async Task<UpstreamResponse> SendAsync(HttpRequestMessage request, Action<HttpRequestMessage>? redirected, CancellationToken cancellationToken)
     {
         ArgumentNullException.ThrowIfNull(request);
         using var total = CancellationTokenSource.CreateLinkedTokenSource(cancellationToken);
@@ -94,6 +101,7 @@ public sealed class UpstreamClient : IDisposable
                     }
 
                     current = Follow(current, response.StatusCode, new Uri(current.RequestUri!, location));
+                    redirected?.Invoke(current);
                     continue;
                 }
 

@@ -6,7 +6,10 @@ namespace Tributary.Testing;
 /// <summary>What an upstream received: the method, the request target exactly as sent, the headers and the body.</summary>
 public sealed record RecordedRequest(string Method, string Target, System.Collections.Specialized.NameValueCollection Headers, string Body);
 
-/// <summary>A loopback API that records every request and answers with <c>(status, content type, body)</c> from its handler.</summary>
+/// <summary>
+/// A loopback API that records every request and answers with <c>(status, content type, body)</c> from its handler; a
+/// redirect's (3xx) body is its <c>Location</c>.
+/// </summary>
 public sealed class RecordingUpstream : IAsyncDisposable
 {
     private readonly ConcurrentQueue<RecordedRequest> _requests = new();
@@ -20,6 +23,13 @@ public sealed class RecordingUpstream : IAsyncDisposable
             _requests.Enqueue(request);
             var (status, type, body) = answer(request);
             context.Response.StatusCode = status;
+            if (status is >= 300 and < 400)
+            {
+                context.Response.RedirectLocation = body;
+                context.Response.Close();
+                return;
+            }
+
             await LoopbackHttpServer.AnswerAsync(context, type, Encoding.UTF8.GetBytes(body));
         });
 

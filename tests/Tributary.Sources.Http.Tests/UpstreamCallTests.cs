@@ -92,6 +92,37 @@ public sealed class UpstreamCallTests
     }
 
     [Fact]
+    public async Task A_redirect_on_the_apis_origin_is_signed_again_for_its_own_method_path_and_body_and_another_origin_gets_no_signature()
+    {
+        await using var elsewhere = new RecordingUpstream(_ => (200, "application/json", "{}"));
+        await using var upstream = new RecordingUpstream(request => request.Target switch
+        {
+            "/v1/items/7?v=1" => (307, "", "/v1/moved/items/7?v=1"),
+            "/v1/tickets" => (303, "", "/v1/tickets/12"),
+            "/v1/old" => (301, "", "/v1/new?page=2"),
+            "/v1/away" => (302, "", elsewhere.Url("/landing")),
+            _ => (200, "application/json", "{}"),
+        });
+        var source = Configured(upstream, $"""
+              hmac_secret: {Secret}
+            """);
+
+        await source.CallAsync(new UpstreamCall(HttpMethod.Put, "/items/7", [new("v", "1")], """{"name":"x"}"""u8.ToArray()), CancellationToken.None);
+        await source.CallAsync(new UpstreamCall(HttpMethod.Post, "/tickets", [], """{"title":"y"}"""u8.ToArray()), CancellationToken.None);
+        await source.FetchAsync("/old", [], CancellationToken.None);
+        await source.FetchAsync("/away", [], CancellationToken.None);
+
+        // A 307 keeps the method and the body; a 303 makes a GET without one; each hop verifies at its own path.
+        var seen = upstream.Requests.Select(r => (r.Method, r.Target, r.Body)).ToList();
+        Assert.Equal(
+            [("PUT", "/v1/items/7?v=1", """{"name":"x"}"""), ("PUT", "/v1/moved/items/7?v=1", """{"name":"x"}"""), ("POST", "/v1/tickets", """{"title":"y"}"""), ("GET", "/v1/tickets/12", ""), ("GET", "/v1/old", ""), ("GET", "/v1/new?page=2", ""), ("GET", "/v1/away", "")],
+            seen);
+        Assert.All(upstream.Requests, r => Assert.True(Verifies(r, Secret), $"{r.Method} {r.Target}: the signature {r.Headers["X-Tributary-Signature"]} does not verify"));
+        var landed = Assert.Single(elsewhere.Requests);
+        Assert.Null(landed.Headers["X-Tributary-Signature"]);
+    }
+
+    [Fact]
     public async Task The_signature_goes_in_the_configured_header()
     {
         await using var upstream = new RecordingUpstream(_ => (200, "application/json", "{}"));
