@@ -18,6 +18,12 @@ internal sealed class NamedHttpTool(ToolConfig tool, SourceRegistry sources) : T
     private readonly HttpToolConfig _call = tool.Http!;
     private readonly ValueSchema _parameters = NamedTools.Parameters(tool);
 
+    /// <summary>The HTTP source the tool calls.</summary>
+    public string Source => tool.Source;
+
+    /// <summary>The HTTP method of its call: GET (a read), POST, PUT, PATCH or DELETE.</summary>
+    public string Method => _call.Method;
+
     /// <inheritdoc />
     public override string? RequiredScope(IReadOnlyDictionary<string, JsonElement>? arguments) => Grants.Tool(tool.Name);
 
