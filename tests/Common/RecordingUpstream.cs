@@ -15,13 +15,19 @@ public sealed class RecordingUpstream : IAsyncDisposable
     private readonly ConcurrentQueue<RecordedRequest> _requests = new();
     private readonly LoopbackHttpServer _server;
 
-    public RecordingUpstream(Func<RecordedRequest, (int Status, string ContentType, string Body)> answer) =>
+    public RecordingUpstream(Func<RecordedRequest, (int Status, string ContentType, string Body)> answer)
+        : this((request, _) => Task.FromResult(answer(request)))
+    {
+    }
+
+    /// <summary>Answers each request when <paramref name="answer"/> has (it may hold a request open; its token ends with the server).</summary>
+    public RecordingUpstream(Func<RecordedRequest, CancellationToken, Task<(int Status, string ContentType, string Body)>> answer) =>
         _server = LoopbackHttpServer.Start(async (context, cancellationToken) =>
         {
             using var reader = new StreamReader(context.Request.InputStream, Encoding.UTF8);
             var request = new RecordedRequest(context.Request.HttpMethod, context.Request.RawUrl!, new(context.Request.Headers), await reader.ReadToEndAsync(cancellationToken));
             _requests.Enqueue(request);
-            var (status, type, body) = answer(request);
+            var (status, type, body) = await answer(request, cancellationToken);
             context.Response.StatusCode = status;
             if (status is >= 300 and < 400)
             {

@@ -34,20 +34,13 @@ public sealed class AuthServer : TributaryHttpServer
 
     public override async Task InitializeAsync()
     {
-        Issuer = await TestAuthorizationServer.StartAsync();
+        Issuer = DisposedWithServer(await TestAuthorizationServer.StartAsync());
         await base.InitializeAsync();
     }
 
-    public override async Task DisposeAsync()
-    {
-        await base.DisposeAsync();
-        await Issuer.DisposeAsync();
-    }
-
     /// <inheritdoc />
-    protected override Task<TributaryConfig> CreateConfigAsync() => Task.FromResult(new ConfigLoader(SourceProviders.All).Load($$"""
+    protected override Task<TributaryConfig> CreateConfigAsync() => FromYaml($$"""
         server:
-          data_dir: {{DataDirectory}}
           public_url: http://127.0.0.1:{{_port}}
         sources:
           shop:
@@ -77,7 +70,7 @@ public sealed class AuthServer : TributaryHttpServer
             burst: 1000
             unauthenticated_per_minute: 60
             principals: { {{LimitedKey}}: 60 }
-        """, DataDirectory));
+        """);
 
     /// <summary>The key store, through a connection of its own (as <c>tributary keys</c> in another process would use).</summary>
     public ApiKeyStore OpenKeys() => new(StateStore.PathIn(Config));

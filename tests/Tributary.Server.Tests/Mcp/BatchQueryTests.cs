@@ -1,7 +1,6 @@
 using System.Text.Json;
 using ModelContextProtocol.Client;
 using Tributary.Core.Configuration;
-using Tributary.Server.Hosting;
 using Tributary.Server.Mcp;
 using Tributary.Server.State;
 using Tributary.Server.Tests.Auth;
@@ -12,9 +11,7 @@ namespace Tributary.Server.Tests.Mcp;
 /// <summary>Tributary over HTTP with two SQLite sources on the demo data, a named read tool and a named write tool.</summary>
 public sealed class BatchServer : TributaryHttpServer
 {
-    protected override Task<TributaryConfig> CreateConfigAsync() => Task.FromResult(new ConfigLoader(SourceProviders.All).Load($$"""
-        server:
-          data_dir: {{DataDirectory}}
+    protected override Task<TributaryConfig> CreateConfigAsync() => FromYaml($$"""
         sources:
           shop:
             kind: sqlite
@@ -36,7 +33,7 @@ public sealed class BatchServer : TributaryHttpServer
             parameters:
               id: { type: integer, required: true }
               note: { type: string, required: true }
-        """, DataDirectory));
+        """);
 }
 
 public sealed class BatchQueryTests(BatchServer server) : IClassFixture<BatchServer>
@@ -233,15 +230,13 @@ public sealed class PostgresBatchServer : TributaryHttpServer
         await Postgres.DisposeAsync();
     }
 
-    protected override Task<TributaryConfig> CreateConfigAsync() => Task.FromResult(new ConfigLoader(SourceProviders.All).Load($$"""
-        server:
-          data_dir: {{DataDirectory}}
+    protected override Task<TributaryConfig> CreateConfigAsync() => FromYaml($$"""
         sources:
           pg:
             kind: postgres
             connection_string: "{{_connectionString}}"
             batch_concurrency: 3
-        """, DataDirectory));
+        """);
 }
 
 public sealed class PostgresBatchQueryTests(PostgresBatchServer server) : IClassFixture<PostgresBatchServer>

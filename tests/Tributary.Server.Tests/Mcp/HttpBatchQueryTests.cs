@@ -1,4 +1,3 @@
-using System.Net;
 using System.Text.Json;
 using Tributary.Core.Configuration;
 using Tributary.Server.Mcp;
@@ -12,34 +11,22 @@ namespace Tributary.Server.Tests.Mcp;
 /// </summary>
 public sealed class HttpBatchServer : TributaryHttpServer
 {
-    private readonly List<(string Method, string Path)> _seen = [];
     private int _running;
     private int _peak;
 
-    public HttpBatchServer() => Upstream = DisposedWithServer(LoopbackHttpServer.Start(AnswerAsync));
+    public HttpBatchServer() => Upstream = DisposedWithServer(new RecordingUpstream(AnswerAsync));
 
-    public LoopbackHttpServer Upstream { get; }
+    public RecordingUpstream Upstream { get; }
 
     /// <summary>The most requests to <c>/v1/slow/...</c> the API was answering at once.</summary>
     public int PeakSlowRequests => Volatile.Read(ref _peak);
-
-    public IReadOnlyList<(string Method, string Path)> Seen
-    {
-        get
-        {
-            lock (_seen)
-            {
-                return [.. _seen];
-            }
-        }
-    }
 
     protected override Task<TributaryConfig> CreateConfigAsync() => FromYaml($$"""
         sources:
           shop: { kind: sqlite, path: {{DatabasePath}} }
           tracker:
             kind: http
-            base_url: http://127.0.0.1:{{Upstream.Port}}/v1
+            base_url: {{Upstream.Url("/v1")}}
             allowed_ranges: [127.0.0.1/32]
             batch_concurrency: 2
             cache_ttl: 1h
@@ -79,22 +66,12 @@ public sealed class HttpBatchServer : TributaryHttpServer
               state: { type: string, default: open }
         """);
 
-    private async Task AnswerAsync(HttpListenerContext context, CancellationToken stop)
+    private async Task<(int Status, string ContentType, string Body)> AnswerAsync(RecordedRequest request, CancellationToken stop)
     {
-        var path = context.Request.Url!.AbsolutePath;
-        lock (_seen)
-        {
-            _seen.Add((context.Request.HttpMethod, path));
-        }
-
-        if (path.StartsWith("/v1/slow/", StringComparison.Ordinal))
+        if (request.Target.StartsWith("/v1/slow/", StringComparison.Ordinal))
         {
             var running = Interlocked.Increment(ref _running);
-            lock (_seen)
-            {
-                _peak = Math.Max(_peak, running);
-            }
-
+            InterlockedMax(ref _peak, running);
             try
             {
                 // Held until two overlap (a bounded wait, should they never), then a little longer, so that a third
@@ -112,18 +89,22 @@ public sealed class HttpBatchServer : TributaryHttpServer
             }
         }
 
-        switch (path)
+        return request.Target switch
         {
-            case "/v1/broken":
-                context.Response.StatusCode = 500;
-                await LoopbackHttpServer.AnswerAsync(context, "text/plain", "database on fire"u8.ToArray());
-                break;
-            case "/v1/big":
-                await LoopbackHttpServer.AnswerAsync(context, "text/plain", new byte[8192]);
-                break;
-            default:
-                await LoopbackHttpServer.AnswerAsync(context, "application/json", JsonSerializer.SerializeToUtf8Bytes(new Dictionary<string, string> { ["path"] = path }));
-                break;
+            "/v1/broken" => (500, "text/plain", "database on fire"),
+            "/v1/big" => (200, "text/plain", new string('x', 8192)),
+            var target => (200, "application/json", JsonSerializer.Serialize(new Dictionary<string, string> { ["path"] = target })),
+        };
+    }
+
+    private static void InterlockedMax(ref int location, int value)
+    {
+        for (var seen = Volatile.Read(ref location); seen < value; seen = Volatile.Read(ref location))
+        {
+            if (Interlocked.CompareExchange(ref location, value, seen) == seen)
+            {
+                return;
+            }
         }
     }
 }
@@ -162,7 +143,7 @@ public sealed class HttpBatchQueryTests(HttpBatchServer server) : IClassFixture<
         Assert.Contains("over the source's max_result_bytes of 4096", results[3].GetProperty("error").GetString(), StringComparison.Ordinal);
         Assert.Contains("'id' must be at least 1", results[4].GetProperty("error").GetString(), StringComparison.Ordinal);
         Assert.Equal((2, 3), (batch.GetProperty("succeeded").GetInt32(), batch.GetProperty("failed").GetInt32()));
-        Assert.Single(server.Seen, s => s.Path == "/v1/issues/7");
+        Assert.Single(server.Upstream.Requests, r => r.Target == "/v1/issues/7");
     }
 
     [Fact]
@@ -196,6 +177,6 @@ public sealed class HttpBatchQueryTests(HttpBatchServer server) : IClassFixture<
             $"'{tool}' calls its API with {method}, and batch_query only reads (GET tools; call it on its own): a tool item names a configured read tool (big, broken, issue, slow); for SQL, give source and sql instead",
             results[1].GetProperty("error").GetString());
         Assert.Equal(1, results[2].GetProperty("result").GetProperty("rows")[0][0].GetInt32());
-        Assert.DoesNotContain(server.Seen, s => s.Method == method);
+        Assert.DoesNotContain(server.Upstream.Requests, r => r.Method == method);
     }
 }

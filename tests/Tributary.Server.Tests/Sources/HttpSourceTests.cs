@@ -12,7 +12,7 @@ public sealed class HttpSourceServer : TributaryHttpServer
     private readonly List<(string PathAndQuery, string? Authorization)> _seen = [];
     private int _flaky;
 
-    public HttpSourceServer() => Upstream = LoopbackHttpServer.Start(AnswerAsync);
+    public HttpSourceServer() => Upstream = DisposedWithServer(LoopbackHttpServer.Start(AnswerAsync));
 
     public LoopbackHttpServer Upstream { get; }
 
@@ -27,15 +27,7 @@ public sealed class HttpSourceServer : TributaryHttpServer
         }
     }
 
-    public override async Task DisposeAsync()
-    {
-        await base.DisposeAsync();
-        await Upstream.DisposeAsync();
-    }
-
-    protected override Task<TributaryConfig> CreateConfigAsync() => Task.FromResult(new ConfigLoader(SourceProviders.All).Load($$"""
-        server:
-          data_dir: {{DataDirectory}}
+    protected override Task<TributaryConfig> CreateConfigAsync() => FromYaml($$"""
         sources:
           shop: { kind: sqlite, path: {{DatabasePath}} }
           api:
@@ -46,7 +38,7 @@ public sealed class HttpSourceServer : TributaryHttpServer
             bearer_token: upstream-secret-7d1c
             retries: 1
             max_result_bytes: 4096
-        """, DataDirectory));
+        """);
 
     private Task AnswerAsync(HttpListenerContext context, CancellationToken cancellationToken)
     {

@@ -2,7 +2,6 @@ using System.Text.Json;
 using Microsoft.Extensions.DependencyInjection;
 using ModelContextProtocol.Server;
 using Tributary.Core.Configuration;
-using Tributary.Server.Hosting;
 using Tributary.Server.Mcp;
 using Tributary.Server.Tests.Mcp;
 using Tributary.Testing;
@@ -12,6 +11,8 @@ namespace Tributary.Server.Tests.Sources;
 /// <summary>Tributary with named tools over an <c>http</c> source whose API is a recording server on loopback.</summary>
 public sealed class HttpToolServer : TributaryHttpServer
 {
+    public HttpToolServer() => DisposedWithServer(Upstream);
+
     public RecordingUpstream Upstream { get; } = new(request => request.Target switch
     {
         var t when t.StartsWith("/v1/repos/", StringComparison.Ordinal) => (200, "application/json", """{"total":1,"items":[{"number":7,"title":"Printer on fire"}]}"""),
@@ -21,15 +22,7 @@ public sealed class HttpToolServer : TributaryHttpServer
         _ => (404, "text/plain", "no such thing"),
     });
 
-    public override async Task DisposeAsync()
-    {
-        await base.DisposeAsync();
-        await Upstream.DisposeAsync();
-    }
-
-    protected override Task<TributaryConfig> CreateConfigAsync() => Task.FromResult(new ConfigLoader(SourceProviders.All).Load($$"""
-        server:
-          data_dir: {{DataDirectory}}
+    protected override Task<TributaryConfig> CreateConfigAsync() => FromYaml($$"""
         sources:
           tracker:
             kind: http
@@ -86,7 +79,7 @@ public sealed class HttpToolServer : TributaryHttpServer
           fail_get:
             source: tracker
             path: /fail/get
-        """, DataDirectory));
+        """);
 }
 
 public sealed class HttpToolTests(HttpToolServer server) : IClassFixture<HttpToolServer>
