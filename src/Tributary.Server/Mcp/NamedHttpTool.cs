@@ -15,6 +15,10 @@ namespace Tributary.Server.Mcp;
 /// </summary>
 internal sealed class NamedHttpTool(ToolConfig tool, SourceRegistry sources) : TributaryTool(Describe(tool))
 {
+    // The body goes to an API, not into a web page: the model's text is sent as given (no \u0022 for '"', no \u00E9 for
+    // 'é'), escaped only where JSON needs it.
+    private static readonly JsonWriterOptions BodyOptions = new() { Encoder = System.Text.Encodings.Web.JavaScriptEncoder.UnsafeRelaxedJsonEscaping };
+
     private readonly HttpToolConfig _call = tool.Http!;
     private readonly ValueSchema _parameters = NamedTools.Parameters(tool);
 
@@ -51,7 +55,7 @@ internal sealed class NamedHttpTool(ToolConfig tool, SourceRegistry sources) : T
         if (_call.HasBody && _call.Body.Count > 0)
         {
             var buffer = new ArrayBufferWriter<byte>();
-            using (var json = new Utf8JsonWriter(buffer))
+            using (var json = new Utf8JsonWriter(buffer, BodyOptions))
             {
                 json.WriteStartObject();
                 foreach (var (name, parameter) in _call.Body)

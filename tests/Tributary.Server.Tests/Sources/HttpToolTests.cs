@@ -137,6 +137,19 @@ public sealed class HttpToolTests(HttpToolServer server) : IClassFixture<HttpToo
     }
 
     [Fact]
+    public async Task A_body_carries_the_models_text_as_given_escaping_only_what_json_must()
+    {
+        await using var client = await server.ConnectAsync();
+        const string Title = "Café <b>\"déjà\"</b> & 'vu' + 日本 \\ end\n🚀";
+        await client.CallOkAsync("open_ticket", new() { ["title"] = Title, ["tags"] = "a&b" });
+
+        var seen = server.Upstream.Requests.Last(r => r.Target == "/v1/tickets");
+        // Only what JSON must escape is escaped, and a character outside the Basic Multilingual Plane, as a surrogate pair.
+        Assert.Equal("""{"title":"Café <b>\"déjà\"</b> & 'vu' + 日本 \\ end\n\uD83D\uDE80","priority":3,"tags":"a&b"}""", seen.Body);
+        Assert.Equal(Title, JsonElement.Parse(seen.Body).GetProperty("title").GetString());
+    }
+
+    [Fact]
     public async Task A_delete_tool_puts_its_typed_parameter_in_the_path()
     {
         await using var client = await server.ConnectAsync();
