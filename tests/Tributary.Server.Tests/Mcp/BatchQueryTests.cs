@@ -208,6 +208,24 @@ public sealed class BatchQueryAuthTests(AuthServer server) : IClassFixture<AuthS
             Assert.Equal([3L], customers);
         }
     }
+
+    [Fact]
+    public async Task A_get_tool_item_binds_its_claim_from_the_token_and_needs_the_tools_scope()
+    {
+        var token = await server.Issuer.AuthorizationCodeTokenAsync(server.Resource, "dana", new Dictionary<string, string> { ["customer_id"] = "3" }, "tools:my_tickets", "sources:shop:read");
+        await using var client = await server.ConnectAsync(token);
+        var before = server.Tracker.Requests.Count;
+
+        var batch = await client.CallOkAsync(BatchQueryTool.ToolName, new()
+        {
+            ["items"] = new object[] { new { tool = "my_tickets", @params = new { customer_id = 1 } }, new { tool = "my_orders" }, new { tool = "my_tickets" } },
+        });
+
+        var results = batch.GetProperty("results").EnumerateArray().ToList();
+        Assert.Equal("permission denied: this needs the scope 'tools:my_orders', which your credentials do not grant", results[1].GetProperty("error").GetString());
+        Assert.All([results[0], results[2]], r => Assert.Equal("tracker", r.GetProperty("result").GetProperty("source").GetString()));
+        Assert.Equal(["/v1/customers/3/tickets"], server.Tracker.Requests.Skip(before).Select(r => r.Target).Distinct());
+    }
 }
 
 /// <summary>Tributary over HTTP in front of a real PostgreSQL (an empty database), whose source runs 3 items of a batch at once.</summary>
