@@ -6,13 +6,15 @@ using Tributary.Testing;
 namespace Tributary.Server.Tests.Mcp;
 
 /// <summary>
-/// Tributary with a SQLite source and an <c>http</c> source (2 items of a batch at once, answers cached) whose API is a
-/// loopback server that counts the requests it is answering at the same moment.
+/// Tributary with a SQLite source and two <c>http</c> sources on one loopback API that counts the requests it is
+/// answering at the same moment: <c>tracker</c> (2 items of a batch at once, answers cached) and <c>live</c> (never
+/// cached, its last good answer served while the API fails).
 /// </summary>
 public sealed class HttpBatchServer : TributaryHttpServer
 {
     private int _running;
     private int _peak;
+    private int _health;
 
     public HttpBatchServer() => Upstream = DisposedWithServer(new RecordingUpstream(AnswerAsync));
 
@@ -32,6 +34,11 @@ public sealed class HttpBatchServer : TributaryHttpServer
             cache_ttl: 1h
             retries: 0
             max_result_bytes: 4096
+          live:
+            kind: http
+            base_url: {{Upstream.Url("/v1")}}
+            allowed_ranges: [127.0.0.1/32]
+            retries: 0
         tools:
           issue:
             source: tracker
@@ -49,6 +56,9 @@ public sealed class HttpBatchServer : TributaryHttpServer
           big:
             source: tracker
             path: /big
+          health:
+            source: live
+            path: /health
           open_ticket:
             source: tracker
             method: POST
@@ -92,6 +102,8 @@ public sealed class HttpBatchServer : TributaryHttpServer
         return request.Target switch
         {
             "/v1/broken" => (500, "text/plain", "database on fire"),
+            // Good once, then failing: the API's outage.
+            "/v1/health" => (Interlocked.Increment(ref _health) == 1 ? 200 : 503, "application/json", """{"status":"green"}"""),
             "/v1/big" => (200, "text/plain", new string('x', 8192)),
             var target => (200, "application/json", JsonSerializer.Serialize(new Dictionary<string, string> { ["path"] = target })),
         };
@@ -147,6 +159,19 @@ public sealed class HttpBatchQueryTests(HttpBatchServer server) : IClassFixture<
     }
 
     [Fact]
+    public async Task A_get_tool_item_gets_the_last_good_answer_marked_stale_while_the_api_fails()
+    {
+        await using var client = await server.ConnectAsync();
+        Assert.Equal("miss", (await client.CallOkAsync("health")).GetProperty("cache").GetString());
+
+        var batch = await client.CallOkAsync(BatchQueryTool.ToolName, new() { ["items"] = new[] { new { tool = "health" } } });
+
+        var result = batch.GetProperty("results")[0].GetProperty("result");
+        Assert.Equal(("stale", true, true, "green"), (result.GetProperty("cache").GetString(), result.GetProperty("stale").GetBoolean(), result.GetProperty("degraded").GetBoolean(), result.GetProperty("body").GetProperty("status").GetString()));
+        Assert.Equal(2, server.Upstream.Requests.Count(r => r.Target == "/v1/health"));
+    }
+
+    [Fact]
     public async Task The_api_sees_no_more_of_a_batchs_items_at_once_than_its_sources_batch_concurrency()
     {
         using var meters = new ServerMeters(server.Services);
@@ -174,7 +199,7 @@ public sealed class HttpBatchQueryTests(HttpBatchServer server) : IClassFixture<
         var results = batch.GetProperty("results").EnumerateArray().ToList();
         Assert.Equal("/v1/issues/3", results[0].GetProperty("result").GetProperty("body").GetProperty("path").GetString());
         Assert.Equal(
-            $"'{tool}' calls its API with {method}, and batch_query only reads (GET tools; call it on its own): a tool item names a configured read tool (big, broken, issue, slow); for SQL, give source and sql instead",
+            $"'{tool}' calls its API with {method}, and batch_query only reads (GET tools; call it on its own): a tool item names a configured read tool (big, broken, health, issue, slow); for SQL, give source and sql instead",
             results[1].GetProperty("error").GetString());
         Assert.Equal(1, results[2].GetProperty("result").GetProperty("rows")[0][0].GetInt32());
         Assert.DoesNotContain(server.Upstream.Requests, r => r.Method == method);
