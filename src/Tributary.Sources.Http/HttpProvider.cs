@@ -25,6 +25,9 @@ public sealed class HttpProvider : ISourceProvider
         ["bearer_token"] = "a token sent as Authorization: Bearer (use ${VAR} to read it from the environment)",
         ["api_key_header"] = "the header an API key goes in, such as X-Api-Key",
         ["api_key"] = "the API key (use ${VAR})",
+        ["headers"] = "headers sent on every call, as a mapping such as { Accept: application/vnd.github+json }",
+        ["hmac_secret"] = "a secret that signs every call with HMAC-SHA256 (use ${VAR})",
+        ["hmac_header"] = "the header the signature goes in (default X-Tributary-Signature)",
         ["oauth_token_url"] = "OAuth 2.1 client credentials for the API: the token endpoint (https, or http on loopback)",
         ["oauth_client_id"] = "the source's client id",
         ["oauth_client_secret"] = "its secret (use ${VAR})",
@@ -40,6 +43,9 @@ public sealed class HttpProvider : ISourceProvider
         ["stale_if_error"] = "how long the last good answer may be served, marked stale, while the API fails (default 10m; 0s: never)",
         ["cache_max_entries"] = "most answers kept (default 1000)",
     };
+
+    /// <inheritdoc />
+    public IReadOnlyCollection<string> MappingSettingKeys { get; } = ["headers"];
 
     /// <inheritdoc />
     public void Validate(SourceConfig source, SourceContext context, ConfigErrors errors)
@@ -99,6 +105,10 @@ public sealed class HttpProvider : ISourceProvider
         {
             errors.Add(path + (keyHeader is null ? ".api_key_header" : ".api_key"), "api_key and api_key_header go together: name the header and give the key");
         }
+        else if (keyHeader is not null && HeaderProblem(keyHeader, key!) is { } problem)
+        {
+            errors.Add(path + ".api_key_header", problem);
+        }
         else if (keyHeader is not null)
         {
             headers[keyHeader] = key!;
@@ -123,6 +133,48 @@ public sealed class HttpProvider : ISourceProvider
             {
                 oauth = new UpstreamOAuth(token, clientId, secret, List(settings, "oauth_scopes"), settings.GetValueOrDefault("oauth_resource"));
             }
+        }
+
+        UpstreamSigning? signing = null;
+        if (settings.TryGetValue("hmac_secret", out var hmacSecret))
+        {
+            signing = new UpstreamSigning(System.Text.Encoding.UTF8.GetBytes(hmacSecret), settings.GetValueOrDefault("hmac_header") ?? RequestSignature.DefaultHeader);
+            if (hmacSecret.Length == 0)
+            {
+                errors.Add(path + ".hmac_secret", "is empty: give the secret the API verifies signatures with, from the environment: ${API_SIGNING_SECRET}");
+            }
+            else if (HeaderProblem(signing.Header, "") is { } problem)
+            {
+                errors.Add(path + ".hmac_header", problem);
+            }
+            else if (!headers.TryAdd(signing.Header, ""))
+            {
+                errors.Add(path + ".hmac_header", $"'{signing.Header}' already carries the source's credentials: name another header");
+            }
+        }
+        else if (settings.ContainsKey("hmac_header"))
+        {
+            errors.Add(path + ".hmac_header", "names the signature's header, but no hmac_secret signs: add hmac_secret or remove hmac_header");
+        }
+
+        if (settings.TryGetValue("headers", out var fixedHeaders))
+        {
+            foreach (var (name, value) in HeaderMap(fixedHeaders))
+            {
+                if (HeaderProblem(name, value) is { } problem)
+                {
+                    errors.Add($"{path}.headers.{name}", problem);
+                }
+                else if ((oauth is not null && name.Equals("Authorization", StringComparison.OrdinalIgnoreCase)) || !headers.TryAdd(name, value))
+                {
+                    errors.Add($"{path}.headers.{name}", $"'{name}' is set by the source's credentials or signature (bearer_token, api_key_header, oauth_*, hmac_header): remove it here");
+                }
+            }
+        }
+
+        if (signing is not null)
+        {
+            headers.Remove(signing.Header);
         }
 
         var certificate = settings.TryGetValue("client_certificate", out var certificatePath)
@@ -174,6 +226,7 @@ public sealed class HttpProvider : ISourceProvider
         {
             AllowedHosts = hosts.Length > 0 ? hosts : [baseUrl.IdnHost],
             AllowedRanges = ranges,
+            CredentialHeaders = [.. new[] { keyHeader, signing?.Header }.OfType<string>()],
             ClientCertificate = certificate,
             TrustedAuthorities = authorities,
             MaxResponseBytes = maxBytes,
@@ -186,7 +239,7 @@ public sealed class HttpProvider : ISourceProvider
             return null;
         }
 
-        return new HttpSourceSettings(baseUrl, policy, headers, new ResilienceOptions { Retries = retries, Budget = (timeout * (retries + 1)) + TimeSpan.FromSeconds(10) }, cache, oauth);
+        return new HttpSourceSettings(baseUrl, policy, headers, new ResilienceOptions { Retries = retries, Budget = (timeout * (retries + 1)) + TimeSpan.FromSeconds(10) }, cache, oauth, signing);
 
         TimeSpan? Duration(string text, string key, TimeSpan max)
         {
@@ -218,11 +271,52 @@ public sealed class HttpProvider : ISourceProvider
             errors.Add(path + "." + key, message);
             return default!;
         }
+
+        IEnumerable<KeyValuePair<string, string>> HeaderMap(string json)
+        {
+            try
+            {
+                using var document = System.Text.Json.JsonDocument.Parse(json);
+                return document.RootElement.EnumerateObject().Select(p => new KeyValuePair<string, string>(p.Name, p.Value.GetString() ?? "")).ToArray();
+            }
+            catch (Exception e) when (e is System.Text.Json.JsonException or InvalidOperationException)
+            {
+                errors.Add(path + ".headers", "write the headers as a mapping of names to values, such as headers: { Accept: application/vnd.github+json, X-Team: data }");
+                return [];
+            }
+        }
     }
+
+    /// <summary>Why a header may not be one the source sends on every call, or null when it may.</summary>
+    private static string? HeaderProblem(string name, string value)
+    {
+        if (name.Length == 0 || name.Any(c => !(char.IsAsciiLetterOrDigit(c) || "!#$%&'*+-.^_`|~".Contains(c, StringComparison.Ordinal))))
+        {
+            return $"'{name}' is not a header name: letters, digits and - (such as X-Team)";
+        }
+
+        if (ReservedHeaders.Contains(name))
+        {
+            return $"'{name}' is managed by Tributary's HTTP client for each connection and request: remove it";
+        }
+
+        return value.Any(c => char.IsControl(c) && c != '\t')
+            ? $"the value of '{name}' holds a line break or another control character, which would split the request: give a single-line value"
+            : null;
+    }
+
+    // Hop-by-hop headers, and those that describe one connection or one body rather than the API call.
+    private static readonly HashSet<string> ReservedHeaders = new(StringComparer.OrdinalIgnoreCase)
+    {
+        "Connection", "Keep-Alive", "Proxy-Connection", "Proxy-Authorization", "TE", "Trailer", "Transfer-Encoding", "Upgrade", "Host", "Content-Length", "Content-Type", "Accept-Encoding", "Expect",
+    };
 
     private static string[] List(IReadOnlyDictionary<string, string> settings, string key) =>
         settings.TryGetValue(key, out var value) ? value.Split(',', StringSplitOptions.RemoveEmptyEntries | StringSplitOptions.TrimEntries) : [];
 }
 
 /// <summary>A validated <c>http</c> source: where, what it may reach, and the headers it sends (its credentials among them).</summary>
-internal sealed record HttpSourceSettings(Uri BaseUrl, UpstreamPolicy Policy, IReadOnlyDictionary<string, string> Headers, ResilienceOptions Resilience, CacheOptions Cache, UpstreamOAuth? OAuth);
+internal sealed record HttpSourceSettings(Uri BaseUrl, UpstreamPolicy Policy, IReadOnlyDictionary<string, string> Headers, ResilienceOptions Resilience, CacheOptions Cache, UpstreamOAuth? OAuth, UpstreamSigning? Signing);
+
+/// <summary>How a source signs its calls: HMAC-SHA256 with <paramref name="Key"/>, in <paramref name="Header"/> (see <see cref="RequestSignature.Sign"/>).</summary>
+internal sealed record UpstreamSigning(byte[] Key, string Header);

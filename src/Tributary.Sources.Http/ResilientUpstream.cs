@@ -33,25 +33,35 @@ public sealed record ResilienceOptions
 /// <summary>
 /// An upstream called with retries (exponential backoff with jitter; HTTP 429 and 503 honour <c>Retry-After</c>), a
 /// circuit breaker (after repeated failures calls are refused at once for a while, so a dead upstream costs nothing),
-/// and a total time budget. Refusals by the guard are never retried.
+/// and a total time budget. Refusals by the guard are never retried, and neither is a POST or a PATCH: only the
+/// idempotent methods (GET, HEAD, OPTIONS, PUT, DELETE) may reach the API twice.
 /// </summary>
 public sealed class ResilientUpstream(UpstreamClient client, string name, ResilienceOptions options)
 {
+    // Set by each try from the request it actually sends, so no caller can have a POST retried.
+    private static readonly ResiliencePropertyKey<bool> Idempotent = new("tributary.idempotent");
+
     private readonly ResiliencePipeline<UpstreamResponse> _pipeline = Build(name, options);
 
-    /// <summary>Sends a fresh request from <paramref name="request"/> for each try; see <see cref="UpstreamClient.SendAsync"/>.</summary>
-    public async Task<UpstreamResponse> SendAsync(Func<HttpRequestMessage> request, CancellationToken cancellationToken)
+    /// <summary>Sends a fresh request from <paramref name="request"/> for each try; see <see cref="UpstreamClient.SendAsync(HttpRequestMessage, CancellationToken)"/>.</summary>
+    public Task<UpstreamResponse> SendAsync(Func<HttpRequestMessage> request, CancellationToken cancellationToken) => SendAsync(request, null, cancellationToken);
+
+    /// <summary>Sends a fresh request from <paramref name="request"/> for each try, each redirected request handed to <paramref name="redirected"/>; see <see cref="UpstreamClient.SendAsync(HttpRequestMessage, Action{HttpRequestMessage}, CancellationToken)"/>.</summary>
+    public async Task<UpstreamResponse> SendAsync(Func<HttpRequestMessage> request, Action<HttpRequestMessage>? redirected, CancellationToken cancellationToken)
     {
         ArgumentNullException.ThrowIfNull(request);
+        var context = ResilienceContextPool.Shared.Get(cancellationToken);
         try
         {
             return await _pipeline.ExecuteAsync(
-                async token =>
+                async (context, state) =>
                 {
-                    using var message = request();
-                    return await client.SendAsync(message, token);
+                    using var message = state.request();
+                    context.Properties.Set(Idempotent, message.Method.Method is "GET" or "HEAD" or "OPTIONS" or "PUT" or "DELETE");
+                    return await state.client.SendAsync(message, state.redirected, context.CancellationToken);
                 },
-                cancellationToken);
+                context,
+                (request, redirected, client));
         }
         catch (BrokenCircuitException e)
         {
@@ -62,6 +72,10 @@ public sealed class ResilientUpstream(UpstreamClient client, string name, Resili
         {
             throw new UpstreamException($"{name} did not answer within {options.Budget.TotalSeconds:0} s, retries included", transient: true, e);
         }
+        finally
+        {
+            ResilienceContextPool.Shared.Return(context);
+        }
     }
 
     private static ResiliencePipeline<UpstreamResponse> Build(string name, ResilienceOptions options)
@@ -71,7 +85,7 @@ public sealed class ResilientUpstream(UpstreamClient client, string name, Resili
         {
             builder.AddRetry(new RetryStrategyOptions<UpstreamResponse>
             {
-                ShouldHandle = args => new ValueTask<bool>(Transient(args.Outcome, options)),
+                ShouldHandle = args => new ValueTask<bool>(args.Context.Properties.GetValue(Idempotent, false) && Transient(args.Outcome, options)),
                 MaxRetryAttempts = options.Retries,
                 Delay = options.FirstDelay,
                 BackoffType = DelayBackoffType.Exponential,

@@ -71,7 +71,14 @@ public sealed class UpstreamClient : IDisposable
     /// Sends <paramref name="request"/> (its URL absolute) and reads the whole answer; anything the policy forbids, a
     /// body over the caps, a timeout or an unreachable upstream is an <see cref="UpstreamException"/>.
     /// </summary>
-    public async Task<UpstreamResponse> SendAsync(HttpRequestMessage request, CancellationToken cancellationToken)
+    public Task<UpstreamResponse> SendAsync(HttpRequestMessage request, CancellationToken cancellationToken) => SendAsync(request, null, cancellationToken);
+
+    /// <summary>
+    /// Sends <paramref name="request"/> as <see cref="SendAsync(HttpRequestMessage, CancellationToken)"/> does, and hands
+    /// each request a redirect makes to <paramref name="redirected"/> before it is sent, its headers already those that
+    /// may follow it (so that what depends on the target, such as a signature, can be made again for it).
+    /// </summary>
+    public async Task<UpstreamResponse> SendAsync(HttpRequestMessage request, Action<HttpRequestMessage>? redirected, CancellationToken cancellationToken)
     {
         ArgumentNullException.ThrowIfNull(request);
         using var total = CancellationTokenSource.CreateLinkedTokenSource(cancellationToken);
@@ -94,6 +101,7 @@ public sealed class UpstreamClient : IDisposable
                     }
 
                     current = Follow(current, response.StatusCode, new Uri(current.RequestUri!, location));
+                    redirected?.Invoke(current);
                     continue;
                 }
 
@@ -144,7 +152,7 @@ public sealed class UpstreamClient : IDisposable
     public void Dispose() => _http.Dispose();
 
     /// <summary>The next hop's request: 303 (and 301/302 after a POST) become a GET; the source's credentials stay with the host they were meant for.</summary>
-    private static HttpRequestMessage Follow(HttpRequestMessage previous, HttpStatusCode status, Uri next)
+    private HttpRequestMessage Follow(HttpRequestMessage previous, HttpStatusCode status, Uri next)
     {
         var keepMethod = status is HttpStatusCode.TemporaryRedirect or HttpStatusCode.PermanentRedirect || previous.Method == HttpMethod.Get || previous.Method == HttpMethod.Head;
         var request = new HttpRequestMessage(keepMethod ? previous.Method : HttpMethod.Get, next) { Content = keepMethod ? previous.Content : null };
@@ -160,8 +168,8 @@ public sealed class UpstreamClient : IDisposable
         return request;
     }
 
-    private static bool IsCredential(string header) =>
-        header.Equals("Authorization", StringComparison.OrdinalIgnoreCase) || header.Equals("Cookie", StringComparison.OrdinalIgnoreCase)
+    private bool IsCredential(string header) =>
+        header.Equals("Authorization", StringComparison.OrdinalIgnoreCase) || _policy.CredentialHeaders.Contains(header, StringComparer.OrdinalIgnoreCase) || header.Equals("Cookie", StringComparison.OrdinalIgnoreCase)
         || header.Contains("key", StringComparison.OrdinalIgnoreCase) || header.Contains("token", StringComparison.OrdinalIgnoreCase) || header.Contains("signature", StringComparison.OrdinalIgnoreCase);
 
     /// <summary>Connects to the first address of <paramref name="endpoint"/> the guard allows; when it allows none, the call is refused.</summary>

@@ -26,6 +26,9 @@ public sealed record UpstreamPolicy
     /// <summary>Longest a whole call may take: redirects and the body included.</summary>
     public TimeSpan TotalTimeout { get; init; } = TimeSpan.FromSeconds(30);
 
+    /// <summary>Headers that carry the source's credentials besides <c>Authorization</c> (its API key's, its signature's): like it, dropped when a redirect leaves the origin.</summary>
+    public IReadOnlyList<string> CredentialHeaders { get; init; } = [];
+
     /// <summary>A client certificate (with its key) the source presents to an API that asks for one (mTLS).</summary>
     public System.Security.Cryptography.X509Certificates.X509Certificate2? ClientCertificate { get; init; }
 

@@ -17,6 +17,7 @@ namespace Tributary.Testing;
 /// </summary>
 public class TributaryHttpServer : IAsyncLifetime
 {
+    private readonly List<IAsyncDisposable> _companions = [];
     private WebApplication? _app;
 
     /// <summary>Serves a fresh copy of the demo database from a data directory of its own.</summary>
@@ -63,6 +64,21 @@ public class TributaryHttpServer : IAsyncLifetime
         Sources = [new SourceConfig { Name = "shop", Kind = "sqlite", Description = "Demo shop", Settings = new Dictionary<string, string> { ["path"] = DatabasePath } }],
     });
 
+    /// <summary>The configuration in <paramref name="yaml"/>, loaded as a file in <see cref="DataDirectory"/> would be, with Tributary's state in that directory.</summary>
+    protected Task<TributaryConfig> FromYaml(string yaml)
+    {
+        var config = new ConfigLoader(SourceProviders.All).Load(yaml, DataDirectory);
+        return Task.FromResult(config with { Server = config.Server with { DataDir = DataDirectory } });
+    }
+
+    /// <summary>Keeps <paramref name="companion"/> (an upstream API, an authorization server) to be disposed of once the server has stopped.</summary>
+    protected T DisposedWithServer<T>(T companion)
+        where T : IAsyncDisposable
+    {
+        _companions.Add(companion);
+        return companion;
+    }
+
     public virtual async Task InitializeAsync()
     {
         Config = await CreateConfigAsync();
@@ -87,6 +103,11 @@ public class TributaryHttpServer : IAsyncLifetime
         {
             await _app.StopAsync();
             await _app.DisposeAsync();
+        }
+
+        foreach (var companion in _companions)
+        {
+            await companion.DisposeAsync();
         }
     }
 }

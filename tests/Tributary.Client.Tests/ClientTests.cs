@@ -48,9 +48,8 @@ public sealed class ClientServer : TributaryHttpServer
 
     protected override HttpEndpoint Endpoint => new(IPAddress.Loopback, Port);
 
-    protected override Task<TributaryConfig> CreateConfigAsync() => Task.FromResult(new ConfigLoader(SourceProviders.All).Load($$"""
+    protected override Task<TributaryConfig> CreateConfigAsync() => FromYaml($$"""
         server:
-          data_dir: {{DataDirectory}}
           public_url: http://127.0.0.1:{{Port}}
         sources:
           shop: { kind: sqlite, path: {{DatabasePath}} }
@@ -59,7 +58,7 @@ public sealed class ClientServer : TributaryHttpServer
         auth:
           api_keys: true
         {{(Issuer is null ? "" : $"  oauth: {{ issuer: {Issuer}{(Audience is null ? "" : $", audience: {Audience}")} }}")}}
-        """, DataDirectory));
+        """);
 
     /// <summary>Creates an API key with every scope.</summary>
     public string CreateKey(string name)

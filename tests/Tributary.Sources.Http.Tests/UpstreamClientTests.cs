@@ -57,14 +57,14 @@ public sealed class UpstreamClientTests
     [Fact]
     public async Task Redirects_are_bounded_and_credentials_stay_with_their_origin()
     {
-        var seen = new List<(int Port, string Path, string? Authorization)>();
+        var seen = new List<(int Port, string Path, string? Authorization, string? Key, string? Team)>();
         LoopbackHttpServer? elsewhere = null;
         Func<HttpListenerContext, CancellationToken, Task> handle = (context, _) =>
         {
             var path = context.Request.Url!.AbsolutePath;
             lock (seen)
             {
-                seen.Add((context.Request.Url.Port, path, context.Request.Headers["Authorization"]));
+                seen.Add((context.Request.Url.Port, path, context.Request.Headers["Authorization"], context.Request.Headers["X-Auth"], context.Request.Headers["X-Team"]));
             }
 
             return path switch
@@ -78,11 +78,13 @@ public sealed class UpstreamClientTests
         await using var origin = LoopbackHttpServer.Start(handle);
         await using (elsewhere = LoopbackHttpServer.Start(handle))
         {
-            using var client = new UpstreamClient(new UpstreamPolicy { AllowedHosts = ["127.0.0.1"], AllowedRanges = [Loopback1] });
+            using var client = new UpstreamClient(new UpstreamPolicy { AllowedHosts = ["127.0.0.1"], AllowedRanges = [Loopback1], CredentialHeaders = ["x-auth"] });
             async Task<string> GetAsync(string path)
             {
                 var request = new HttpRequestMessage(HttpMethod.Get, new Uri(origin.BaseAddress, path));
                 request.Headers.Authorization = new System.Net.Http.Headers.AuthenticationHeaderValue("Bearer", "upstream-secret");
+                request.Headers.Add("X-Auth", "upstream-key");
+                request.Headers.Add("X-Team", "data");
                 return Encoding.UTF8.GetString((await client.SendAsync(request, CancellationToken.None)).Body);
             }
 
@@ -91,8 +93,10 @@ public sealed class UpstreamClientTests
             Assert.Equal("here", await GetAsync("/to-other"));
             lock (seen)
             {
-                Assert.Equal("Bearer upstream-secret", seen.Single(s => s.Port == origin.Port && s.Path == "/final").Authorization);
-                Assert.Null(seen.Single(s => s.Port == elsewhere.Port).Authorization);
+                var same = seen.Single(s => s.Port == origin.Port && s.Path == "/final");
+                Assert.Equal(("Bearer upstream-secret", "upstream-key", "data"), (same.Authorization, same.Key, same.Team));
+                var other = seen.Single(s => s.Port == elsewhere.Port);
+                Assert.Equal((null, null, "data"), (other.Authorization, other.Key, other.Team));
             }
 
             var loop = await Assert.ThrowsAsync<UpstreamException>(() => GetAsync("/loop"));

@@ -20,14 +20,15 @@ public sealed partial class ConfigLoader
     private static readonly string[] CaptureKeys = ["topic", "operations", "columns"];
     private static readonly string[] TableKeys = ["version_column", "columns"];
     private static readonly string[] RuleKeys = ["minimum", "maximum", "min_length", "max_length", "pattern", "format", "enum"];
-    private static readonly string[] ToolKeys = ["source", "description", "statement", "parameters", "destructive", "idempotent", "cache_ttl"];
+    private static readonly string[] HttpToolKeys = ["method", "path", "query", "body", "pointer"];
+    private static readonly string[] ToolKeys = ["source", "description", "statement", "parameters", "destructive", "idempotent", "cache_ttl", .. HttpToolKeys];
     private static readonly string[] ParameterKeys = ["type", "description", "required", "default", "from_claim", .. RuleKeys];
     private static readonly string[] ParameterTypes = ["string", "integer", "number", "boolean"];
     private static readonly string[] TopicKeys = ["description", "max_events", "max_age", "webhook_secret", "tail", "feed"];
     private static readonly string[] Formats = ["date-time", "date", "time", "email", "uuid", "uri"];
 
     /// <summary>Names of Tributary's own tools, which named tools may not take.</summary>
-    public static readonly IReadOnlyList<string> BuiltInToolNames = ["list_sources", "describe_schema", "query", "update_rows", "publish_event", "read_events"];
+    public static readonly IReadOnlyList<string> BuiltInToolNames = ["list_sources", "describe_schema", "query", "batch_query", "fetch", "update_rows", "publish_event", "read_events"];
 
     /// <summary>Arguments every write tool takes besides its parameters.</summary>
     public static readonly IReadOnlyList<string> WriteToolArguments = ["idempotency_key", "dry_run"];
@@ -277,7 +278,11 @@ public sealed partial class ConfigLoader
 
                         break;
                     default:
-                        if (value is YamlSequenceNode)
+                        if (value is YamlMappingNode entries && provider.MappingSettingKeys.Contains(key))
+                        {
+                            settings[key] = reader.JsonObject(entries, keyPath);
+                        }
+                        else if (value is YamlSequenceNode)
                         {
                             settings[key] = string.Join(',', reader.StringList(value, keyPath));
                         }
@@ -520,6 +525,7 @@ public sealed partial class ConfigLoader
             string? statement = null;
             var tool = new ToolConfig { Name = name, Source = "", Statement = "" };
             List<ToolParameterConfig> parameters = [];
+            Dictionary<string, YamlNode> call = [];
             foreach (var (key, value, keyPath) in reader.Entries(body, path, ToolKeys))
             {
                 switch (key)
@@ -542,8 +548,11 @@ public sealed partial class ConfigLoader
                     case "cache_ttl":
                         tool = tool with { CacheTtl = ResultCacheSettings.ParseTtl(reader.Scalar(value, keyPath), keyPath, reader.Errors) };
                         break;
-                    default:
+                    case "parameters":
                         parameters = ReadParameters(reader, value, keyPath);
+                        break;
+                    default:
+                        call[key] = value;
                         break;
                 }
             }
@@ -553,9 +562,28 @@ public sealed partial class ConfigLoader
                 reader.Errors.Add(path + ".source", "missing: name the source the statement runs against", LineOf(body.Start));
             }
 
+            if (call.Count > 0)
+            {
+                if (tool.CacheTtl is not null)
+                {
+                    reader.Errors.Add(path + ".cache_ttl", "a tool over an http source is cached by its source's cache_ttl: remove cache_ttl here", LineOf(body.Start));
+                }
+
+                if (statement is not null)
+                {
+                    reader.Errors.Add(path + ".statement", $"a tool has a statement (over a database) or a call ({string.Join(", ", call.Keys)}; over an http source), not both: remove one", LineOf(body.Start));
+                }
+                else if (ReadHttpCall(reader, call, path, parameters) is { } http)
+                {
+                    tools.Add((tool with { Source = source ?? "", Parameters = parameters, Http = http }, LineOf(body.Start)));
+                }
+
+                continue;
+            }
+
             if (string.IsNullOrWhiteSpace(statement))
             {
-                reader.Errors.Add(path + ".statement", "missing: give one SQL statement, with parameters written @name", LineOf(body.Start));
+                reader.Errors.Add(path + ".statement", "missing: give one SQL statement, with parameters written @name (over an http source: method and path instead)", LineOf(body.Start));
                 continue;
             }
 
@@ -664,7 +692,15 @@ public sealed partial class ConfigLoader
             return;
         }
 
-        if (tool.Shape != StatementShape.Read && source.WritableTable(tool.WritesTable!) is null)
+        if (source.Kind == "http" && tool.Http is null)
+        {
+            errors.Add(tool.Path + ".statement", $"source '{source.Name}' is an HTTP API: a tool over it makes a call, with method and path (such as path: /items/{{id}}), not a SQL statement", line);
+        }
+        else if (source.Kind != "http" && tool.Http is not null)
+        {
+            errors.Add(tool.Path + ".path", $"source '{source.Name}' is a database ({source.Kind}): a tool over it runs a statement; {string.Join(", ", HttpToolKeys)} are for http sources", line);
+        }
+        else if (tool.Shape != StatementShape.Read && source.WritableTable(tool.WritesTable!) is null)
         {
             errors.Add(
                 tool.Path + ".statement",
@@ -766,6 +802,25 @@ public sealed partial class ConfigLoader
             }
 
             return scalar.Value is null ? null : EnvInterpolation.Expand(scalar.Value, environment, Errors, path, ConfigLoader.LineOf(node.Start));
+        }
+
+        /// <summary>A mapping of names to single values as the text of a JSON object of strings (how providers receive mapping settings).</summary>
+        public string JsonObject(YamlMappingNode mapping, string path)
+        {
+            var buffer = new System.Buffers.ArrayBufferWriter<byte>();
+            using (var json = new System.Text.Json.Utf8JsonWriter(buffer))
+            {
+                json.WriteStartObject();
+                foreach (var (keyNode, value) in mapping.Children)
+                {
+                    var key = ((YamlScalarNode)keyNode).Value ?? "";
+                    json.WriteString(key, Scalar(value, $"{path}.{key}") ?? "");
+                }
+
+                json.WriteEndObject();
+            }
+
+            return System.Text.Encoding.UTF8.GetString(buffer.WrittenSpan);
         }
 
         public string[] StringList(YamlNode node, string path)

@@ -221,7 +221,7 @@ public sealed record ValueRules
     public IReadOnlyList<string>? Enum { get; init; }
 }
 
-/// <summary>A named tool: one parameterized statement against one source, with typed parameters.</summary>
+/// <summary>A named tool: one parameterized statement against one source (or one call to an <c>http</c> source), with typed parameters.</summary>
 public sealed record ToolConfig
 {
     /// <summary>The tool's name as the model calls it.</summary>
@@ -233,7 +233,7 @@ public sealed record ToolConfig
     /// <summary>What the tool does, for the model.</summary>
     public string Description { get; init; } = "";
 
-    /// <summary>The statement, with parameters written <c>@name</c>.</summary>
+    /// <summary>The statement, with parameters written <c>@name</c>; empty for a tool over an <c>http</c> source.</summary>
     public required string Statement { get; init; }
 
     /// <summary>The parameters, in the order the file lists them.</summary>
@@ -254,9 +254,42 @@ public sealed record ToolConfig
     /// <summary>How long a read tool's result is served again without running it; null: the source's <c>cache_ttl</c>, zero: never cached.</summary>
     public TimeSpan? CacheTtl { get; init; }
 
+    /// <summary>The call a tool over an <c>http</c> source makes instead of a statement; null for SQL tools.</summary>
+    public HttpToolConfig? Http { get; init; }
+
     /// <summary>Where the tool sits in the file, for error messages.</summary>
     public string Path => $"tools.{Name}";
 }
+
+/// <summary>The call a named tool makes to its <c>http</c> source: method, path template, where parameters go, and the part of the answer returned.</summary>
+public sealed record HttpToolConfig
+{
+    /// <summary>The methods a tool may use; those after GET change something.</summary>
+    public static readonly IReadOnlyList<string> Methods = ["GET", "POST", "PUT", "PATCH", "DELETE"];
+
+    /// <summary>GET (the default), POST, PUT, PATCH or DELETE.</summary>
+    public string Method { get; init; } = "GET";
+
+    /// <summary>The path under the source's base URL, with parameters as <c>{name}</c>.</summary>
+    public required PathTemplate Path { get; init; }
+
+    /// <summary>The parameters sent in the query string, each under its name there.</summary>
+    public IReadOnlyList<ParameterMapping> Query { get; init; } = [];
+
+    /// <summary>The parameters that make up the JSON body (POST, PUT and PATCH), each under its property name.</summary>
+    public IReadOnlyList<ParameterMapping> Body { get; init; } = [];
+
+    /// <summary>The part of a JSON answer the tool returns (its <c>pointer</c>); null for the whole answer.</summary>
+    public JsonPointer? Projection { get; init; }
+
+    /// <summary>True when the method sends a body: POST, PUT and PATCH.</summary>
+    public bool HasBody => Method is "POST" or "PUT" or "PATCH";
+}
+
+/// <summary>A parameter sent under a name of the API's (a query parameter or a body property).</summary>
+/// <param name="Name">The name the API sees.</param>
+/// <param name="Parameter">The tool's parameter that gives the value.</param>
+public sealed record ParameterMapping(string Name, string Parameter);
 
 /// <summary>One typed parameter of a named tool.</summary>
 public sealed record ToolParameterConfig

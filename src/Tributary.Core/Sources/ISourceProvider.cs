@@ -11,6 +11,9 @@ public interface ISourceProvider
     /// <summary>The provider-specific keys a source of this kind accepts, with what each means.</summary>
     IReadOnlyDictionary<string, string> SettingKeys { get; }
 
+    /// <summary>The keys among <see cref="SettingKeys"/> written as a mapping of names to values (such as headers); each reaches <see cref="Validate"/> as the text of a JSON object of strings. None by default.</summary>
+    IReadOnlyCollection<string> MappingSettingKeys => [];
+
     /// <summary>Checks a source's settings, reporting every problem to <paramref name="errors"/>.</summary>
     void Validate(SourceConfig source, SourceContext context, ConfigErrors errors);
 

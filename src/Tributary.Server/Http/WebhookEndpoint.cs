@@ -5,6 +5,7 @@ using System.Text;
 using System.Text.Json;
 using Microsoft.AspNetCore.Http;
 using Tributary.Core;
+using Tributary.Core.Security;
 using Tributary.Topics;
 
 namespace Tributary.Server.Http;
@@ -19,7 +20,7 @@ namespace Tributary.Server.Http;
 internal sealed class WebhookEndpoint(TopicRegistry topics, IEventStore store, TimeProvider time)
 {
     /// <summary>The signature header.</summary>
-    public const string SignatureHeader = "X-Tributary-Signature";
+    public const string SignatureHeader = RequestSignature.DefaultHeader;
 
     /// <summary>How far a signature's time may be from now.</summary>
     public static readonly TimeSpan Window = TimeSpan.FromMinutes(5);
@@ -101,10 +102,7 @@ internal sealed class WebhookEndpoint(TopicRegistry topics, IEventStore store, T
             return "the signature is not valid";
         }
 
-        var signed = new byte[stamp.Length + 1 + body.Length];
-        Encoding.ASCII.GetBytes(stamp + ".", signed);
-        body.CopyTo(signed, stamp.Length + 1);
-        var expected = HMACSHA256.HashData(Encoding.UTF8.GetBytes(secret), signed);
+        var expected = RequestSignature.Compute(Encoding.UTF8.GetBytes(secret), stamp, body);
         if (!CryptographicOperations.FixedTimeEquals(expected, given))
         {
             return "the signature is not valid";

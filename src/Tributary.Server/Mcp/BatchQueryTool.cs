@@ -15,15 +15,16 @@ namespace Tributary.Server.Mcp;
 /// <summary>
 /// <c>batch_query</c>: up to <see cref="MaxItems"/> reads in one call, each a <c>query</c> item <c>{source, sql,
 /// params?, max_rows?}</c> or a named read tool item <c>{tool, params?}</c>, with one result or error per item in the
-/// input order. Each item runs through the same tool as its single call (scope check, read-only guard, row and size
-/// caps, statement timeout, claim-bound parameters), so one bad item fails alone. At most a source's
-/// <c>batch_concurrency</c> items of one call run against it at once.
+/// input order; a named read tool is a SELECT or a GET of an HTTP API. Each item runs through the same tool as its
+/// single call (scope check, read-only guard, row and size caps, statement timeout, claim-bound parameters, an HTTP
+/// source's cache), so one bad item fails alone. At most a source's <c>batch_concurrency</c> items of one call run
+/// against it at once, whatever its kind.
 /// </summary>
 public sealed partial class BatchQueryTool(IServiceProvider services, TributaryConfig config, BatchQueryMetrics metrics) : TributaryTool(ReadOnlyTool(
     ToolName,
     "Run several read-only queries at once",
     "Runs up to 100 reads in one call and returns {results, succeeded, failed, elapsed_ms}: results[i] is {result} or {error} for items[i], in order. " +
-    "An item is {source, sql, params?, max_rows?} (exactly as the query tool takes them) or {tool, params?} for a configured read tool. " +
+    "An item is {source, sql, params?, max_rows?} (exactly as the query tool takes them) or {tool, params?} for a configured read tool (a query, or a GET of an HTTP API). " +
     "Each item is checked and limited as its single call would be, and one that fails does not stop the others. " +
     "A truncated result's next_cursor continues through the query tool.",
     """
@@ -38,7 +39,7 @@ public sealed partial class BatchQueryTool(IServiceProvider services, TributaryC
     """
     {"type":"object","required":["results","succeeded","failed","elapsed_ms"],"properties":{
       "results":{"type":"array","items":{"type":"object","properties":{
-        "result":{"type":"object","description":"The item's result, shaped as query's"},
+        "result":{"type":"object","description":"The item's result, shaped as its single call's (query's, or an HTTP tool's)"},
         "error":{"type":"string","description":"Why the item failed"}}}},
       "succeeded":{"type":"integer"},
       "failed":{"type":"integer"},
@@ -147,18 +148,19 @@ public sealed partial class BatchQueryTool(IServiceProvider services, TributaryC
                 return ItemPlan.Failed($"a tool item takes only 'tool' and 'params' (the tool's arguments), not '{extra}'");
             }
 
-            if (toolName.ValueKind != JsonValueKind.String || !tools.TryGetValue(toolName.GetString()!, out var tool) || tool is not NamedQueryTool read)
+            if (toolName.ValueKind != JsonValueKind.String || !tools.TryGetValue(toolName.GetString()!, out var read) || ReadSource(read) is not { } readSource)
             {
-                var readTools = tools.Values.OfType<NamedQueryTool>().Where(t => t.IsVisibleTo(grants)).Select(t => t.ProtocolTool.Name).Order(StringComparer.Ordinal).ToArray();
+                var readTools = tools.Values.Where(t => ReadSource(t) is not null && t.IsVisibleTo(grants)).Select(t => t.ProtocolTool.Name).Order(StringComparer.Ordinal).ToArray();
                 var why = toolName.ValueKind != JsonValueKind.String ? "'tool' must be a string" : !tools.TryGetValue(toolName.GetString()!, out var known) ? $"unknown tool '{toolName.GetString()}'"
                     : known is NamedWriteTool ? $"'{known.ProtocolTool.Name}' writes, and batch_query only reads (call it on its own)"
+                    : known is NamedHttpTool http ? $"'{known.ProtocolTool.Name}' calls its API with {http.Method}, and batch_query only reads (GET tools; call it on its own)"
                     : $"'{known.ProtocolTool.Name}' is not a configured read tool";
                 return ItemPlan.Failed($"{why}: a tool item names a configured read tool ({(readTools.Length == 0 ? "none available" : string.Join(", ", readTools))}); for SQL, give source and sql instead");
             }
 
             return given.TryGetValue("params", out var parameters) && parameters.ValueKind is not (JsonValueKind.Object or JsonValueKind.Null)
                 ? ItemPlan.Failed($"'params' of a tool item must be an object of the arguments of '{read.ProtocolTool.Name}'")
-                : new ItemPlan(read, parameters.ValueKind == JsonValueKind.Object ? parameters.EnumerateObject().ToDictionary(p => p.Name, p => p.Value, StringComparer.Ordinal) : [], read.Source, null);
+                : new ItemPlan(read, parameters.ValueKind == JsonValueKind.Object ? parameters.EnumerateObject().ToDictionary(p => p.Name, p => p.Value, StringComparer.Ordinal) : [], readSource, null);
         }
 
         if (given.Keys.FirstOrDefault(k => !QueryItemKeys.Contains(k)) is { } unknown)
@@ -172,6 +174,14 @@ public sealed partial class BatchQueryTool(IServiceProvider services, TributaryC
             given.TryGetValue("source", out var source) && source.ValueKind == JsonValueKind.String ? source.GetString() : null,
             null);
     }
+
+    /// <summary>The source a configured tool reads, when it only reads (a SELECT, or a GET of an HTTP API); null for any other tool.</summary>
+    private static string? ReadSource(TributaryTool tool) => tool switch
+    {
+        NamedQueryTool query => query.Source,
+        NamedHttpTool { Method: "GET" } http => http.Source,
+        _ => null,
+    };
 
     /// <summary>Runs one item as its single call would run, within its source's share of the batch.</summary>
     private async Task<ItemOutcome> RunItemAsync(ItemPlan plan, System.Security.Claims.ClaimsPrincipal? user, Dictionary<string, SemaphoreSlim> limits, CancellationToken cancellationToken)

@@ -1,5 +1,4 @@
 using System.Buffers;
-using System.Text;
 using System.Text.Json;
 using Tributary.Core;
 using Tributary.Core.Security;
@@ -19,10 +18,7 @@ public sealed class FetchTool(SourceRegistry sources) : TributaryTool(ReadOnlyTo
       "path":{"type":"string","description":"Path under the base URL, such as /repos/octocat/hello-world/issues"},
       "query":{"type":"object","description":"Query parameters, such as {\"state\":\"open\",\"per_page\":20}","additionalProperties":{"type":["string","number","boolean"]}}}}
     """,
-    """
-    {"type":"object","required":["source","status","cache","body"],"properties":{"source":{"type":"string"},"status":{"type":"integer"},"content_type":{"type":["string","null"]},
-      "cache":{"type":"string","enum":["hit","miss","stale"]},"stale":{"type":"boolean"},"degraded":{"type":"boolean"},"body":{}}}
-    """))
+    HttpAnswer.OutputSchema))
 {
     /// <inheritdoc />
     public override string? RequiredScope(IReadOnlyDictionary<string, JsonElement>? arguments) =>
@@ -59,56 +55,6 @@ public sealed class FetchTool(SourceRegistry sources) : TributaryTool(ReadOnlyTo
         }
 
         var (response, cache) = await source.FetchAsync(arguments.RequiredString("path"), query, cancellationToken);
-        var limit = sources.Config(name).MaxResultBytes;
-        if (response.Body.LongLength > limit)
-        {
-            throw new ToolException($"{name} answered {response.Body.LongLength} bytes, over the source's max_result_bytes of {limit}: ask for less (a filter, a page)");
-        }
-
-        if (response.Status >= 400)
-        {
-            var text = Encoding.UTF8.GetString(response.Body.AsSpan(0, Math.Min(response.Body.Length, 500)));
-            throw new ToolException($"{name} answered HTTP {response.Status}: {text}");
-        }
-
-        await using var json = new Utf8JsonWriter(output);
-        json.WriteStartObject();
-        json.WriteString("source"u8, name);
-        json.WriteNumber("status"u8, response.Status);
-        json.WriteString("content_type"u8, response.ContentType);
-        json.WriteString("cache"u8, cache switch { CacheOutcome.Hit => "hit", CacheOutcome.Stale => "stale", _ => "miss" });
-        if (cache == CacheOutcome.Stale)
-        {
-            // The API failed: this is its last good answer, not a current one.
-            json.WriteBoolean("stale"u8, true);
-            json.WriteBoolean("degraded"u8, true);
-        }
-
-        json.WritePropertyName("body"u8);
-        if (IsJson(response.ContentType) && TryParse(response.Body) is { } parsed)
-        {
-            parsed.WriteTo(json);
-        }
-        else
-        {
-            json.WriteStringValue(Encoding.UTF8.GetString(response.Body));
-        }
-
-        json.WriteEndObject();
-    }
-
-    private static bool IsJson(string? contentType) =>
-        contentType is not null && (contentType.Equals("application/json", StringComparison.OrdinalIgnoreCase) || contentType.EndsWith("+json", StringComparison.OrdinalIgnoreCase));
-
-    private static JsonElement? TryParse(byte[] body)
-    {
-        try
-        {
-            return JsonElement.Parse(body);
-        }
-        catch (JsonException)
-        {
-            return null;
-        }
+        await HttpAnswer.WriteAsync(name, sources.Config(name).MaxResultBytes, response, cache, null, output);
     }
 }

@@ -14,9 +14,10 @@ namespace Tributary.Server.Mcp;
 /// <summary>The MCP tools built from the configuration's <c>tools:</c> section.</summary>
 internal static class NamedTools
 {
-    /// <summary>The tool for a configured statement: a read becomes a <see cref="NamedQueryTool"/>, a write a <see cref="NamedWriteTool"/>.</summary>
+    /// <summary>The tool for a configured statement or call: a read becomes a <see cref="NamedQueryTool"/>, a write a <see cref="NamedWriteTool"/>, a call to an HTTP API a <see cref="NamedHttpTool"/>.</summary>
     public static TributaryTool Create(ToolConfig tool, SourceRegistry sources, QueryCursorCodec cursors, Caching.QueryResultCache results, WriteRunner? writes) =>
-        tool.Shape == StatementShape.Read
+        tool.Http is not null ? new NamedHttpTool(tool, sources)
+        : tool.Shape == StatementShape.Read
             ? new NamedQueryTool(tool, sources, cursors, results)
             : new NamedWriteTool(tool, sources, writes ?? throw new InvalidOperationException("write tools need a writable source"));
 

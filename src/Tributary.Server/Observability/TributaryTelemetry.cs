@@ -33,7 +33,7 @@ public static class TributaryTelemetry
             .ConfigureResource(resource => resource.AddService("tributary", serviceVersion: typeof(TributaryTelemetry).Assembly.GetName().Version?.ToString()))
             .WithMetrics(metrics =>
             {
-                metrics.AddMeter(TributaryMetrics.MeterName, Topics.SqliteEventStore.MeterName, Sources.Http.HttpSourceMetrics.MeterName, McpSdk, "Tributary.Client", "Microsoft.AspNetCore.Hosting", "Microsoft.AspNetCore.Server.Kestrel");
+                metrics.AddMeter(TributaryMetrics.MeterName, Topics.SqliteEventStore.MeterName, Sources.Http.HttpSourceMetrics.MeterName, Sources.Sql.SqlSourceMetrics.MeterName, McpSdk, "Tributary.Client", "Microsoft.AspNetCore.Hosting", "Microsoft.AspNetCore.Server.Kestrel");
                 if (config.Server.Metrics)
                 {
                     metrics.AddPrometheusExporter();
@@ -46,7 +46,7 @@ public static class TributaryTelemetry
             })
             .WithTracing(tracing =>
             {
-                tracing.AddSource(McpSdk, "System.Net.Http", "Npgsql");
+                tracing.SetSampler(new NotificationSampler()).AddSource(McpSdk, "System.Net.Http", "Npgsql");
                 if (otlp is not null)
                 {
                     tracing.AddOtlpExporter(o => Otlp(o, otlp, "v1/traces"));

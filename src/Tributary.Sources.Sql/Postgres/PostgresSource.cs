@@ -138,6 +138,7 @@ public sealed class PostgresSource : IDataSource, IWritableSource, ITableReads
                 // pool discards the broken connection; the next try opens a fresh one.
                 await RollbackAsync(connection);
                 batch.BatchCommands.Remove(query);
+                SqlSourceMetrics.Retried(Name);
                 await Task.Delay(TimeSpan.FromMilliseconds(50 * attempt), cancellationToken);
                 continue;
             }

@@ -16,7 +16,12 @@ public sealed class SqliteProvider : ISourceProvider
     public IReadOnlyDictionary<string, string> SettingKeys { get; } = new Dictionary<string, string>(ResultCacheSettings.SettingKeys)
     {
         ["path"] = "path of the database file (relative to the configuration file)",
+        ["busy_timeout"] = "how long a read or write waits while another program holds the database locked, such as 5s (default 5s); a read still locked is tried twice more",
     };
+
+    /// <summary>The source's <c>busy_timeout</c> (validated by <see cref="Validate"/>), or 5 s.</summary>
+    internal static TimeSpan BusyTimeout(SourceConfig source) =>
+        source.Settings.TryGetValue("busy_timeout", out var text) && DurationParser.TryParse(text, out var timeout) ? timeout : TimeSpan.FromSeconds(5);
 
     /// <inheritdoc />
     public void Validate(SourceConfig source, SourceContext context, ConfigErrors errors)
@@ -29,6 +34,11 @@ public sealed class SqliteProvider : ISourceProvider
         {
             errors.Add(source.Path + ".path", "missing: give the path of the SQLite database file, such as ./shop.db");
             return;
+        }
+
+        if (source.Settings.TryGetValue("busy_timeout", out var busy) && (!DurationParser.TryParse(busy, out var timeout) || timeout < TimeSpan.Zero || timeout > TimeSpan.FromMinutes(1)))
+        {
+            errors.Add(source.Path + ".busy_timeout", $"'{busy}' is not a duration from 0s to 1m, such as 5s or 500ms");
         }
 
         var full = context.ResolvePath(path);

@@ -8,9 +8,12 @@ using Tributary.Core.Queries;
 namespace Tributary.Sources.Sql.Sqlite;
 
 /// <summary>Reads a prepared SQLite statement's rows and writes each value to JSON without boxing or copying strings.</summary>
-internal sealed class SqliteRowReader(SqliteStatement prepared, Func<int, Exception> stepError) : IRowReader
+/// <remarks><paramref name="firstStep"/> is the result of a first step the caller already took (to retry a locked database before any row is written).</remarks>
+internal sealed class SqliteRowReader(SqliteStatement prepared, Func<int, Exception> stepError, int firstStep) : IRowReader
 {
+    private const int NoStep = -1;
     private readonly sqlite3_stmt statement = prepared.Handle;
+    private int _pending = firstStep;
 
     public int FieldCount
     {
@@ -37,7 +40,9 @@ internal sealed class SqliteRowReader(SqliteStatement prepared, Func<int, Except
     public ValueTask<bool> ReadAsync(CancellationToken cancellationToken)
     {
         cancellationToken.ThrowIfCancellationRequested();
-        return raw.sqlite3_step(statement) switch
+        var step = _pending == NoStep ? raw.sqlite3_step(statement) : _pending;
+        _pending = NoStep;
+        return step switch
         {
             raw.SQLITE_ROW => new(true),
             raw.SQLITE_DONE => new(false),

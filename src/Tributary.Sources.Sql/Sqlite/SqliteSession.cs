@@ -10,7 +10,6 @@ namespace Tributary.Sources.Sql.Sqlite;
 internal sealed class SqliteSession : IDisposable
 {
     private const int CacheSize = 32;
-    private const int BusyTimeoutMs = 5_000;
     private readonly Dictionary<string, SqliteStatement> _statements = new(StringComparer.Ordinal);
     private readonly Queue<string> _order = new();
 
@@ -22,8 +21,8 @@ internal sealed class SqliteSession : IDisposable
     /// <summary>The connection handle.</summary>
     public sqlite3 Handle { get; }
 
-    /// <summary>Opens <paramref name="path"/> read-only and installs the guard.</summary>
-    public static SqliteSession Open(string path, string sourceName)
+    /// <summary>Opens <paramref name="path"/> read-only and installs the guard; a lock held by another program is waited for up to <paramref name="busyTimeout"/>.</summary>
+    public static SqliteSession Open(string path, string sourceName, TimeSpan busyTimeout)
     {
         var rc = raw.sqlite3_open_v2(path, out var handle, raw.SQLITE_OPEN_READONLY | raw.SQLITE_OPEN_NOMUTEX, null);
         if (rc != raw.SQLITE_OK)
@@ -33,7 +32,7 @@ internal sealed class SqliteSession : IDisposable
             throw new ToolException($"source '{sourceName}' cannot be opened: {message}");
         }
 
-        raw.sqlite3_busy_timeout(handle, BusyTimeoutMs);
+        raw.sqlite3_busy_timeout(handle, (int)busyTimeout.TotalMilliseconds);
         var session = new SqliteSession(handle);
         SqliteGuard.Install(handle, table => session._reads.Add(table));
         return session;
@@ -152,7 +151,7 @@ internal sealed class SqliteStatement(sqlite3_stmt handle)
 }
 
 /// <summary>Idle <see cref="SqliteSession"/>s of one database file, handed out one query at a time.</summary>
-internal sealed class SqliteSessionPool(string path, string sourceName) : IDisposable
+internal sealed class SqliteSessionPool(string path, string sourceName, TimeSpan busyTimeout) : IDisposable
 {
     private const int MaxIdle = 16;
     private readonly Stack<SqliteSession> _idle = new();
@@ -170,7 +169,7 @@ internal sealed class SqliteSessionPool(string path, string sourceName) : IDispo
             }
         }
 
-        return SqliteSession.Open(path, sourceName);
+        return SqliteSession.Open(path, sourceName, busyTimeout);
     }
 
     /// <summary>Gives a session back; beyond the idle limit, or after disposal, it is closed.</summary>

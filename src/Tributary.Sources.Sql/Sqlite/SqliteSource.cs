@@ -20,6 +20,7 @@ public sealed class SqliteSource : IDataSource, IWritableSource, ITableReads
     private readonly string _connectionString;
     private readonly SqliteSessionPool _sessions;
     private readonly SqliteWriter? _writer;
+    private readonly TimeSpan _busyTimeout;
 
     static SqliteSource() => Batteries_V2.Init();
 
@@ -33,8 +34,9 @@ public sealed class SqliteSource : IDataSource, IWritableSource, ITableReads
             Mode = SqliteOpenMode.ReadOnly,
             Pooling = true,
         }.ToString();
-        _sessions = new SqliteSessionPool(path, config.Name);
-        _writer = config.Writable ? new SqliteWriter(config, path) : null;
+        _busyTimeout = SqliteProvider.BusyTimeout(config);
+        _sessions = new SqliteSessionPool(path, config.Name, _busyTimeout);
+        _writer = config.Writable ? new SqliteWriter(config, path, _busyTimeout) : null;
     }
 
     /// <inheritdoc />
@@ -64,14 +66,42 @@ public sealed class SqliteSource : IDataSource, IWritableSource, ITableReads
     }
 
     /// <inheritdoc />
+    /// <remarks>
+    /// A database another program keeps locked past <c>busy_timeout</c> (SQLITE_BUSY, SQLITE_LOCKED, SQLITE_PROTOCOL) is
+    /// tried again, up to <see cref="ReadAttempts"/> tries, but only before the first row is written.
+    /// </remarks>
     public async Task QueryAsync(QueryRequest request, QueryResultWriter output, CancellationToken cancellationToken)
     {
         ArgumentNullException.ThrowIfNull(request);
         ArgumentNullException.ThrowIfNull(output);
+        for (var attempt = 1; ; attempt++)
+        {
+            try
+            {
+                await QueryOnceAsync(request, output, cancellationToken);
+                return;
+            }
+            catch (LockedException) when (attempt < ReadAttempts && !cancellationToken.IsCancellationRequested)
+            {
+                SqlSourceMetrics.Retried(Name);
+                await Task.Delay(TimeSpan.FromMilliseconds(50 * attempt), cancellationToken);
+            }
+            catch (LockedException e)
+            {
+                throw new ToolException($"source '{Name}' is locked by another program ({e.Message}): {ReadAttempts} tries each waited {_busyTimeout.TotalSeconds:0.###} s (busy_timeout); try again later, or raise busy_timeout");
+            }
+        }
+    }
+
+    /// <summary>Tries a read may take while the database is locked.</summary>
+    private const int ReadAttempts = 3;
+
+    private async Task QueryOnceAsync(QueryRequest request, QueryResultWriter output, CancellationToken cancellationToken)
+    {
         var session = _sessions.Rent();
         try
         {
-            var statement = session.Prepare(request.Sql, Translate);
+            var statement = session.Prepare(request.Sql, ReadError);
             try
             {
                 Bind(statement.Handle, request.Parameters);
@@ -88,6 +118,13 @@ public sealed class SqliteSource : IDataSource, IWritableSource, ITableReads
             _sessions.Return(session);
         }
     }
+
+    private static bool IsLocked(int code) => (code & 0xFF) is raw.SQLITE_BUSY or raw.SQLITE_LOCKED or raw.SQLITE_PROTOCOL;
+
+    private Exception ReadError(int code, string message) => IsLocked(code) ? new LockedException(message) : Translate(code, message);
+
+    /// <summary>The database was locked by another program for longer than <c>busy_timeout</c>; nothing was read.</summary>
+    private sealed class LockedException(string message) : Exception(message);
 
     /// <inheritdoc />
     public Task<IReadOnlyCollection<string>?> TablesReadAsync(QueryRequest request, CancellationToken cancellationToken)
@@ -150,7 +187,14 @@ public sealed class SqliteSource : IDataSource, IWritableSource, ITableReads
         {
             try
             {
-                await output.WriteAsync(new SqliteRowReader(statement, rc => Translate(rc, raw.sqlite3_errmsg(handle).utf8_to_string())), request.Offset, request.MaxRows, request.MaxBytes, timeout.Token);
+                // The first step is taken here, before anything is written, so a locked database can be tried again.
+                var firstStep = raw.sqlite3_step(statement.Handle);
+                if (IsLocked(firstStep))
+                {
+                    throw new LockedException(raw.sqlite3_errmsg(handle).utf8_to_string());
+                }
+
+                await output.WriteAsync(new SqliteRowReader(statement, rc => Translate(rc, raw.sqlite3_errmsg(handle).utf8_to_string()), firstStep), request.Offset, request.MaxRows, request.MaxBytes, timeout.Token);
                 return;
             }
             catch (Exception e) when (timeout.IsCancellationRequested && e is ToolException or OperationCanceledException)

@@ -17,13 +17,15 @@ internal sealed class SqliteWriter : IDisposable
 {
     private readonly SourceConfig _config;
     private readonly string _path;
+    private readonly TimeSpan _busyTimeout;
     private readonly SemaphoreSlim _gate = new(1, 1);
     private SqliteConnection? _connection;
 
-    public SqliteWriter(SourceConfig config, string path)
+    public SqliteWriter(SourceConfig config, string path, TimeSpan busyTimeout)
     {
         _config = config;
         _path = path;
+        _busyTimeout = busyTimeout;
     }
 
     public async Task<WriteOutcome> ExecuteAsync(WriteStatement statement, Func<string, Exception> translate, CancellationToken cancellationToken)
@@ -177,7 +179,7 @@ internal sealed class SqliteWriter : IDisposable
         connection.Open();
         using (var pragma = connection.CreateCommand())
         {
-            pragma.CommandText = "PRAGMA busy_timeout = 5000; PRAGMA foreign_keys = ON;";
+            pragma.CommandText = $"PRAGMA busy_timeout = {(int)_busyTimeout.TotalMilliseconds}; PRAGMA foreign_keys = ON;";
             pragma.ExecuteNonQuery();
         }
 

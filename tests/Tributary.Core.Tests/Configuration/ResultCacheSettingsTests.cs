@@ -50,7 +50,9 @@ public sealed class ResultCacheSettingsTests
                 writable: true
                 tables: { orders: {} }
               pg: { kind: postgres, connection_string: Host=127.0.0.1, cache_ttl: -5s, cache_max_entries: lots }
+              api: { kind: http, base_url: "https://api.example.com" }
             tools:
+              tickets: { source: api, method: GET, path: /tickets, cache_ttl: 10s }
               sloppy: { source: shop, statement: SELECT 1, cache_ttl: soon }
               writer: { source: shop, statement: "UPDATE orders SET note = 'x'", cache_ttl: 10s }
             """,
@@ -64,6 +66,7 @@ public sealed class ResultCacheSettingsTests
         Assert.Contains("'soon' is not a duration", messages["tools.sloppy.cache_ttl"], StringComparison.Ordinal);
         Assert.Contains("only a read tool's results are cached", messages["tools.writer.cache_ttl"], StringComparison.Ordinal);
         Assert.Contains("'redis://nowhere' is not a Redis address: write host:port", messages["server.redis"], StringComparison.Ordinal);
-        Assert.Equal(7, error.Errors.Count);
+        Assert.Contains("a tool over an http source is cached by its source's cache_ttl", messages["tools.tickets.cache_ttl"], StringComparison.Ordinal);
+        Assert.Equal(8, error.Errors.Count);
     }
 }

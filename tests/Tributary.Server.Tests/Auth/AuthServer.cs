@@ -13,8 +13,8 @@ namespace Tributary.Server.Tests.Auth;
 
 /// <summary>
 /// Tributary with every scheme but mTLS: OAuth tokens from a real OpenIddict server (discovery and JWKS), API keys, and
-/// rate limits; a writable <c>shop</c>, a read-only <c>other</c>, the <c>orders</c> topic, and a named tool whose
-/// customer comes from a token claim.
+/// rate limits; a writable <c>shop</c>, a read-only <c>other</c>, an HTTP API <c>tracker</c>, the <c>orders</c> topic,
+/// and named tools (a query and a GET) whose customer comes from a token claim.
 /// </summary>
 public sealed class AuthServer : TributaryHttpServer
 {
@@ -22,6 +22,11 @@ public sealed class AuthServer : TributaryHttpServer
     public const string LimitedKey = "limited";
 
     private readonly int _port = TestPaths.FreePort();
+
+    public AuthServer() => Tracker = DisposedWithServer(new RecordingUpstream(_ => (200, "application/json", """{"tickets":[]}""")));
+
+    /// <summary>The API behind the <c>tracker</c> source.</summary>
+    public RecordingUpstream Tracker { get; }
 
     /// <summary>The authorization server.</summary>
     public TestAuthorizationServer Issuer { get; private set; } = null!;
@@ -34,20 +39,13 @@ public sealed class AuthServer : TributaryHttpServer
 
     public override async Task InitializeAsync()
     {
-        Issuer = await TestAuthorizationServer.StartAsync();
+        Issuer = DisposedWithServer(await TestAuthorizationServer.StartAsync());
         await base.InitializeAsync();
     }
 
-    public override async Task DisposeAsync()
-    {
-        await base.DisposeAsync();
-        await Issuer.DisposeAsync();
-    }
-
     /// <inheritdoc />
-    protected override Task<TributaryConfig> CreateConfigAsync() => Task.FromResult(new ConfigLoader(SourceProviders.All).Load($$"""
+    protected override Task<TributaryConfig> CreateConfigAsync() => FromYaml($$"""
         server:
-          data_dir: {{DataDirectory}}
           public_url: http://127.0.0.1:{{_port}}
         sources:
           shop:
@@ -59,11 +57,20 @@ public sealed class AuthServer : TributaryHttpServer
           other:
             kind: sqlite
             path: {{DatabasePath}}
+          tracker:
+            kind: http
+            base_url: {{Tracker.Url("/v1")}}
+            allowed_ranges: [127.0.0.1/32]
         tools:
           my_orders:
             source: shop
             description: The caller's own orders
             statement: SELECT id, customer_id, status FROM orders WHERE customer_id = @customer_id ORDER BY id
+            parameters:
+              customer_id: { type: integer, from_claim: customer_id }
+          my_tickets:
+            source: tracker
+            path: /customers/{customer_id}/tickets
             parameters:
               customer_id: { type: integer, from_claim: customer_id }
         topics:
@@ -77,7 +84,7 @@ public sealed class AuthServer : TributaryHttpServer
             burst: 1000
             unauthenticated_per_minute: 60
             principals: { {{LimitedKey}}: 60 }
-        """, DataDirectory));
+        """);
 
     /// <summary>The key store, through a connection of its own (as <c>tributary keys</c> in another process would use).</summary>
     public ApiKeyStore OpenKeys() => new(StateStore.PathIn(Config));

@@ -69,15 +69,14 @@ public sealed class IssuerDiscoveryTests
 
         protected override HttpEndpoint Endpoint => new(IPAddress.Loopback, _port);
 
-        protected override Task<TributaryConfig> CreateConfigAsync() => Task.FromResult(new ConfigLoader(SourceProviders.All).Load($$"""
+        protected override Task<TributaryConfig> CreateConfigAsync() => FromYaml($$"""
             server:
-              data_dir: {{DataDirectory}}
               public_url: http://127.0.0.1:{{_port}}
             sources:
               shop: { kind: sqlite, path: {{DatabasePath}} }
             auth:
               oauth: { issuer: {{issuer}} }
-            """, DataDirectory));
+            """);
     }
 
     /// <summary>An issuer with a path (a tenant, a realm): RFC 8414 puts the well-known segment before the path, OpenID Connect after it.</summary>

@@ -1,6 +1,5 @@
 using StackExchange.Redis;
 using Tributary.Core.Configuration;
-using Tributary.Server.Hosting;
 using Tributary.Server.Tests.Mcp;
 using Tributary.Server.Tests.Topics;
 using Tributary.Testing;
@@ -10,9 +9,8 @@ namespace Tributary.Server.Tests.Caching;
 /// <summary>One of several servers on one database file, sharing a Redis as the result cache's second level.</summary>
 public sealed class RedisCachingServer(string databasePath, string redis) : TributaryHttpServer(databasePath, TestPaths.NewTempDirectory())
 {
-    protected override Task<TributaryConfig> CreateConfigAsync() => Task.FromResult(new ConfigLoader(SourceProviders.All).Load($$"""
+    protected override Task<TributaryConfig> CreateConfigAsync() => FromYaml($$"""
         server:
-          data_dir: {{DataDirectory}}
           cursor_secret: shared-by-the-servers-behind-one-balancer
           redis: {{redis}}
         sources:
@@ -22,7 +20,7 @@ public sealed class RedisCachingServer(string databasePath, string redis) : Trib
             cache_ttl: 10m
             writable: true
             tables: { orders: { columns: { note: {} } } }
-        """, DataDirectory));
+        """);
 }
 
 public sealed class RedisCacheTests(RedisServer redis) : IClassFixture<RedisServer>

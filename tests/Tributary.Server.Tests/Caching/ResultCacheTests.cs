@@ -3,7 +3,6 @@ using Microsoft.Data.Sqlite;
 using Microsoft.IdentityModel.Tokens;
 using ModelContextProtocol.Client;
 using Tributary.Core.Configuration;
-using Tributary.Server.Hosting;
 using Tributary.Server.Tests.Auth;
 using Tributary.Server.Tests.Mcp;
 using Tributary.Server.Tests.Topics;
@@ -20,9 +19,7 @@ public class CachingServer : TributaryHttpServer
     /// <summary>The shop source's <c>capture:</c> line: none here.</summary>
     protected virtual string Capture => "";
 
-    protected override Task<TributaryConfig> CreateConfigAsync() => Task.FromResult(new ConfigLoader(SourceProviders.All).Load($$"""
-        server:
-          data_dir: {{DataDirectory}}
+    protected override Task<TributaryConfig> CreateConfigAsync() => FromYaml($$"""
         sources:
           shop:
             kind: sqlite
@@ -56,7 +53,7 @@ public class CachingServer : TributaryHttpServer
             parameters: { id: { type: integer, required: true }, note: { type: string, required: true } }
         topics:
           orders: { description: Changes of orders }
-        """, DataDirectory));
+        """);
 
     /// <summary>Runs a statement on the database file as another program would.</summary>
     public void Execute(string sql) => ChangeCaptureTests.Execute(DatabasePath, sql);

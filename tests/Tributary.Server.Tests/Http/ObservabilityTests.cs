@@ -69,7 +69,7 @@ public sealed class OtlpServer : Tributary.Testing.TributaryHttpServer
 {
     private readonly List<(string Path, string? ContentType)> _received = [];
 
-    public OtlpServer() => Collector = Tributary.Testing.LoopbackHttpServer.Start((context, _) =>
+    public OtlpServer() => Collector = DisposedWithServer(Tributary.Testing.LoopbackHttpServer.Start((context, _) =>
     {
         lock (_received)
         {
@@ -77,7 +77,7 @@ public sealed class OtlpServer : Tributary.Testing.TributaryHttpServer
         }
 
         return Tributary.Testing.LoopbackHttpServer.AnswerAsync(context, "application/x-protobuf", Array.Empty<byte>());
-    });
+    }));
 
     public Tributary.Testing.LoopbackHttpServer Collector { get; }
 
@@ -90,12 +90,6 @@ public sealed class OtlpServer : Tributary.Testing.TributaryHttpServer
                 return [.. _received];
             }
         }
-    }
-
-    public override async Task DisposeAsync()
-    {
-        await base.DisposeAsync();
-        await Collector.DisposeAsync();
     }
 
     protected override async Task<Tributary.Core.Configuration.TributaryConfig> CreateConfigAsync()

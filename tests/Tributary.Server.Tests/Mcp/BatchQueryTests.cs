@@ -1,7 +1,6 @@
 using System.Text.Json;
 using ModelContextProtocol.Client;
 using Tributary.Core.Configuration;
-using Tributary.Server.Hosting;
 using Tributary.Server.Mcp;
 using Tributary.Server.State;
 using Tributary.Server.Tests.Auth;
@@ -12,9 +11,7 @@ namespace Tributary.Server.Tests.Mcp;
 /// <summary>Tributary over HTTP with two SQLite sources on the demo data, a named read tool and a named write tool.</summary>
 public sealed class BatchServer : TributaryHttpServer
 {
-    protected override Task<TributaryConfig> CreateConfigAsync() => Task.FromResult(new ConfigLoader(SourceProviders.All).Load($$"""
-        server:
-          data_dir: {{DataDirectory}}
+    protected override Task<TributaryConfig> CreateConfigAsync() => FromYaml($$"""
         sources:
           shop:
             kind: sqlite
@@ -36,7 +33,7 @@ public sealed class BatchServer : TributaryHttpServer
             parameters:
               id: { type: integer, required: true }
               note: { type: string, required: true }
-        """, DataDirectory));
+        """);
 }
 
 public sealed class BatchQueryTests(BatchServer server) : IClassFixture<BatchServer>
@@ -211,6 +208,24 @@ public sealed class BatchQueryAuthTests(AuthServer server) : IClassFixture<AuthS
             Assert.Equal([3L], customers);
         }
     }
+
+    [Fact]
+    public async Task A_get_tool_item_binds_its_claim_from_the_token_and_needs_the_tools_scope()
+    {
+        var token = await server.Issuer.AuthorizationCodeTokenAsync(server.Resource, "dana", new Dictionary<string, string> { ["customer_id"] = "3" }, "tools:my_tickets", "sources:shop:read");
+        await using var client = await server.ConnectAsync(token);
+        var before = server.Tracker.Requests.Count;
+
+        var batch = await client.CallOkAsync(BatchQueryTool.ToolName, new()
+        {
+            ["items"] = new object[] { new { tool = "my_tickets", @params = new { customer_id = 1 } }, new { tool = "my_orders" }, new { tool = "my_tickets" } },
+        });
+
+        var results = batch.GetProperty("results").EnumerateArray().ToList();
+        Assert.Equal("permission denied: this needs the scope 'tools:my_orders', which your credentials do not grant", results[1].GetProperty("error").GetString());
+        Assert.All([results[0], results[2]], r => Assert.Equal("tracker", r.GetProperty("result").GetProperty("source").GetString()));
+        Assert.Equal(["/v1/customers/3/tickets"], server.Tracker.Requests.Skip(before).Select(r => r.Target).Distinct());
+    }
 }
 
 /// <summary>Tributary over HTTP in front of a real PostgreSQL (an empty database), whose source runs 3 items of a batch at once.</summary>
@@ -233,15 +248,13 @@ public sealed class PostgresBatchServer : TributaryHttpServer
         await Postgres.DisposeAsync();
     }
 
-    protected override Task<TributaryConfig> CreateConfigAsync() => Task.FromResult(new ConfigLoader(SourceProviders.All).Load($$"""
-        server:
-          data_dir: {{DataDirectory}}
+    protected override Task<TributaryConfig> CreateConfigAsync() => FromYaml($$"""
         sources:
           pg:
             kind: postgres
             connection_string: "{{_connectionString}}"
             batch_concurrency: 3
-        """, DataDirectory));
+        """);
 }
 
 public sealed class PostgresBatchQueryTests(PostgresBatchServer server) : IClassFixture<PostgresBatchServer>

@@ -12,7 +12,7 @@ public sealed class HttpSourceServer : TributaryHttpServer
     private readonly List<(string PathAndQuery, string? Authorization)> _seen = [];
     private int _flaky;
 
-    public HttpSourceServer() => Upstream = LoopbackHttpServer.Start(AnswerAsync);
+    public HttpSourceServer() => Upstream = DisposedWithServer(LoopbackHttpServer.Start(AnswerAsync));
 
     public LoopbackHttpServer Upstream { get; }
 
@@ -27,15 +27,7 @@ public sealed class HttpSourceServer : TributaryHttpServer
         }
     }
 
-    public override async Task DisposeAsync()
-    {
-        await base.DisposeAsync();
-        await Upstream.DisposeAsync();
-    }
-
-    protected override Task<TributaryConfig> CreateConfigAsync() => Task.FromResult(new ConfigLoader(SourceProviders.All).Load($$"""
-        server:
-          data_dir: {{DataDirectory}}
+    protected override Task<TributaryConfig> CreateConfigAsync() => FromYaml($$"""
         sources:
           shop: { kind: sqlite, path: {{DatabasePath}} }
           api:
@@ -46,7 +38,7 @@ public sealed class HttpSourceServer : TributaryHttpServer
             bearer_token: upstream-secret-7d1c
             retries: 1
             max_result_bytes: 4096
-        """, DataDirectory));
+        """);
 
     private Task AnswerAsync(HttpListenerContext context, CancellationToken cancellationToken)
     {
@@ -127,6 +119,9 @@ public sealed class HttpSourceTests(HttpSourceServer server) : IClassFixture<Htt
     [Theory]
     [InlineData("//evil.example/x", "not a path under api's base URL")]
     [InlineData("http://169.254.169.254/latest/meta-data/", "not a path under api's base URL")]
+    [InlineData("/../admin", "'/../admin' leaves api's base URL")]
+    [InlineData("/tickets/../../admin", "leaves api's base URL")]
+    [InlineData("/%2e%2e/admin", "leaves api's base URL")]
     [InlineData("/to-metadata", "not one of this source's allowed hosts")]
     [InlineData("/missing", "api answered HTTP 404: no such ticket")]
     [InlineData("/big", "over the source's max_result_bytes of 4096")]

@@ -1,7 +1,6 @@
 using System.Text.Json;
 using Microsoft.Data.Sqlite;
 using Tributary.Core.Configuration;
-using Tributary.Server.Hosting;
 using Tributary.Server.Tests.Mcp;
 using Tributary.Testing;
 
@@ -22,9 +21,7 @@ public class CaptureServer : TributaryHttpServer
     /// <summary>The source's <c>capture:</c> mapping.</summary>
     protected virtual string Captures => "{ orders: { topic: orders, operations: [insert, update], columns: [id, status, version] } }";
 
-    protected override Task<TributaryConfig> CreateConfigAsync() => Task.FromResult(new ConfigLoader(SourceProviders.All).Load($$"""
-        server:
-          data_dir: {{DataDirectory}}
+    protected override Task<TributaryConfig> CreateConfigAsync() => FromYaml($$"""
         sources:
           shop:
             kind: sqlite
@@ -35,7 +32,7 @@ public class CaptureServer : TributaryHttpServer
             capture: {{Captures}}
         topics:
           orders: { description: Changes of orders }
-        """, DataDirectory));
+        """);
 }
 
 /// <summary>Tributary asked to capture a table that is not there yet, and a column that is not there.</summary>

@@ -4,7 +4,6 @@ using ModelContextProtocol.Client;
 using Npgsql;
 using Tributary.Core.Configuration;
 using Tributary.Server.Capture;
-using Tributary.Server.Hosting;
 using Tributary.Server.Tests.Mcp;
 using Tributary.Testing;
 using Tributary.Topics;
@@ -18,9 +17,7 @@ public sealed class PostgresCaptureServer(string connectionString, string dataDi
     /// <summary>Given in every connection string: the logs must never show it.</summary>
     public const string Password = "never-shown-7c1d";
 
-    protected override Task<TributaryConfig> CreateConfigAsync() => Task.FromResult(new ConfigLoader(SourceProviders.All).Load($$"""
-        server:
-          data_dir: {{DataDirectory}}
+    protected override Task<TributaryConfig> CreateConfigAsync() => FromYaml($$"""
         sources:
           pg:
             kind: postgres
@@ -29,7 +26,7 @@ public sealed class PostgresCaptureServer(string connectionString, string dataDi
             {{settings}}
         topics:
           orders: { description: Changes of orders }
-        """, DataDirectory));
+        """);
 }
 
 public sealed class PostgresChangeCaptureTests(PostgresServer postgres) : IClassFixture<PostgresServer>

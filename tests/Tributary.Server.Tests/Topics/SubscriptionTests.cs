@@ -63,6 +63,8 @@ public sealed class SubscriptionTests(TopicsServer server) : IClassFixture<Topic
         var update = await updates.Reader.ReadAsync(timeout.Token);
         Assert.Equal(id, SubscriptionId(update));
         Assert.Equal("tributary://topics/logs", ((JsonObject)update.Params!)["uri"]!.GetValue<string>());
+        // No span is recorded for a notification, so none is stamped into it (NotificationSampler).
+        Assert.Equal([MetaKeys.SubscriptionId], ((JsonObject)update.Params!)["_meta"]!.AsObject().Select(p => p.Key));
         Assert.True(subscriptions.Active > before);
 
         // The client vanishes mid-stream: its subscription is freed.
