@@ -43,12 +43,51 @@ public static class TestPaths
             : throw new FileNotFoundException($"{path} is missing: build the solution (dotnet build) before running these tests");
     }
 
-    /// <summary>A new empty temporary folder.</summary>
+    /// <summary>
+    /// A new empty temporary folder under this test process's own scratch folder, which is deleted when the process exits;
+    /// scratch folders of test processes that are gone (killed, crashed) are deleted by the next one.
+    /// </summary>
     public static string NewTempDirectory()
     {
-        var path = Path.Combine(Path.GetTempPath(), "tributary-tests", Guid.NewGuid().ToString("N"));
+        var path = Path.Combine(Scratch.Value, Guid.NewGuid().ToString("N"));
         Directory.CreateDirectory(path);
         return path;
+    }
+
+    private static readonly Lazy<string> Scratch = new(() =>
+    {
+        var root = Path.Combine(Path.GetTempPath(), "tributary-tests");
+        Directory.CreateDirectory(root);
+        foreach (var folder in Directory.EnumerateDirectories(root))
+        {
+            // run-PID: a test process's folder; anything else is left over from before folders had owners.
+            var name = Path.GetFileName(folder);
+            var gone = name.StartsWith("run-", StringComparison.Ordinal) && int.TryParse(name.AsSpan(4), out var pid)
+                ? !Directory.Exists($"/proc/{pid}")
+                : Directory.GetLastWriteTimeUtc(folder) < DateTime.UtcNow.AddHours(-2);
+            if (gone)
+            {
+                Delete(folder);
+            }
+        }
+
+        var own = Path.Combine(root, $"run-{Environment.ProcessId}");
+        Delete(own);
+        Directory.CreateDirectory(own);
+        AppDomain.CurrentDomain.ProcessExit += (_, _) => Delete(own);
+        return own;
+    });
+
+    private static void Delete(string folder)
+    {
+        try
+        {
+            Directory.Delete(folder, recursive: true);
+        }
+        catch (Exception e) when (e is IOException or UnauthorizedAccessException)
+        {
+            // In use or already gone: the next test process tries again.
+        }
     }
 
     private static string FindRoot()
