@@ -95,7 +95,7 @@ public sealed class HttpSource : IDataSource
         {
             // A shared GET must not end with one caller's cancellation: it runs to its own time budget.
             var answer = call.Method == HttpMethod.Get
-                ? await _cache.GetAsync(target.AbsoluteUri, () => SendAsync(call.Method, target, null, CancellationToken.None)).WaitAsync(cancellationToken)
+                ? await _cache.GetAsync(target.AbsoluteUri, () => SendAsync(call.Method, target, null, CancellationToken.None), call.CacheTtl).WaitAsync(cancellationToken)
                 : (await SendAsync(call.Method, target, call.JsonBody, cancellationToken), CacheOutcome.Miss);
             HttpSourceMetrics.Answered(Name, answer.Item2);
             return answer;
@@ -181,4 +181,5 @@ public sealed class HttpSource : IDataSource
 /// <param name="Path">The path under the base URL, starting with '/', already escaped.</param>
 /// <param name="Query">Query parameters, escaped when the URL is built.</param>
 /// <param name="JsonBody">A JSON body (UTF-8), or null for none.</param>
-public sealed record UpstreamCall(HttpMethod Method, string Path, IReadOnlyList<KeyValuePair<string, string>> Query, byte[]? JsonBody = null);
+/// <param name="CacheTtl">How long a GET's answer stays fresh for this call (a tool's own cache_ttl), or null for the source's.</param>
+public sealed record UpstreamCall(HttpMethod Method, string Path, IReadOnlyList<KeyValuePair<string, string>> Query, byte[]? JsonBody = null, TimeSpan? CacheTtl = null);

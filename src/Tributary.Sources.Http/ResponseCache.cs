@@ -38,11 +38,15 @@ internal sealed class ResponseCache(CacheOptions options, TimeProvider time)
     private readonly ConcurrentDictionary<string, (UpstreamResponse Response, DateTimeOffset Stored)> _answers = new(StringComparer.Ordinal);
     private readonly ConcurrentDictionary<string, Lazy<Task<UpstreamResponse>>> _inFlight = new(StringComparer.Ordinal);
 
-    /// <summary>The answer for <paramref name="key"/>: cached while fresh, else from <paramref name="fetch"/>, else the last good one when that fails.</summary>
-    public async Task<(UpstreamResponse Response, CacheOutcome Outcome)> GetAsync(string key, Func<Task<UpstreamResponse>> fetch)
+    /// <summary>
+    /// The answer for <paramref name="key"/>: cached while fresh (for <paramref name="ttl"/>, a tool's own, or the
+    /// source's), else from <paramref name="fetch"/>, else the last good one when that fails.
+    /// </summary>
+    public async Task<(UpstreamResponse Response, CacheOutcome Outcome)> GetAsync(string key, Func<Task<UpstreamResponse>> fetch, TimeSpan? ttl = null)
     {
+        var fresh = ttl ?? options.Ttl;
         var now = time.GetUtcNow();
-        if (_answers.TryGetValue(key, out var cached) && now - cached.Stored < options.Ttl)
+        if (_answers.TryGetValue(key, out var cached) && now - cached.Stored < fresh)
         {
             return (cached.Response, CacheOutcome.Hit);
         }
@@ -64,7 +68,7 @@ internal sealed class ResponseCache(CacheOptions options, TimeProvider time)
 
         if (response.Status is >= 200 and < 300)
         {
-            Keep(key, response);
+            Keep(key, response, fresh);
         }
         else if (response.Status is 429 or >= 500 && Stale(key) is { } stale)
         {
@@ -77,9 +81,9 @@ internal sealed class ResponseCache(CacheOptions options, TimeProvider time)
     private UpstreamResponse? Stale(string key) =>
         _answers.TryGetValue(key, out var cached) && time.GetUtcNow() - cached.Stored <= options.StaleIfError ? cached.Response : null;
 
-    private void Keep(string key, UpstreamResponse response)
+    private void Keep(string key, UpstreamResponse response, TimeSpan fresh)
     {
-        if (options.Ttl <= TimeSpan.Zero && options.StaleIfError <= TimeSpan.Zero)
+        if (fresh <= TimeSpan.Zero && options.StaleIfError <= TimeSpan.Zero)
         {
             return;
         }

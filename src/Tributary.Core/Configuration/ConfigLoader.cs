@@ -564,17 +564,17 @@ public sealed partial class ConfigLoader
 
             if (call.Count > 0)
             {
-                if (tool.CacheTtl is not null)
-                {
-                    reader.Errors.Add(path + ".cache_ttl", "a tool over an http source is cached by its source's cache_ttl: remove cache_ttl here", LineOf(body.Start));
-                }
-
                 if (statement is not null)
                 {
                     reader.Errors.Add(path + ".statement", $"a tool has a statement (over a database) or a call ({string.Join(", ", call.Keys)}; over an http source), not both: remove one", LineOf(body.Start));
                 }
                 else if (ReadHttpCall(reader, call, path, parameters) is { } http)
                 {
+                    if (tool.CacheTtl is not null && http.Method != "GET")
+                    {
+                        reader.Errors.Add(path + ".cache_ttl", $"only a GET's answers are cached: remove cache_ttl from this {http.Method} tool", LineOf(body.Start));
+                    }
+
                     tools.Add((tool with { Source = source ?? "", Parameters = parameters, Http = http }, LineOf(body.Start)));
                 }
 

@@ -74,7 +74,7 @@ internal sealed class NamedHttpTool(ToolConfig tool, SourceRegistry sources) : T
         }
 
         var source = (HttpSource)sources.Get(tool.Source);
-        var (response, cache) = await source.CallAsync(new UpstreamCall(new HttpMethod(_call.Method), path, query, body), cancellationToken);
+        var (response, cache) = await source.CallAsync(new UpstreamCall(new HttpMethod(_call.Method), path, query, body, tool.CacheTtl), cancellationToken);
         await HttpAnswer.WriteAsync(tool.Source, sources.Config(tool.Source).MaxResultBytes, response, cache, _call.Projection, output);
     }
 

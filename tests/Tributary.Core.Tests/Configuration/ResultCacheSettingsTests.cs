@@ -53,6 +53,7 @@ public sealed class ResultCacheSettingsTests
               api: { kind: http, base_url: "https://api.example.com" }
             tools:
               tickets: { source: api, method: GET, path: /tickets, cache_ttl: 10s }
+              ticket_close: { source: api, method: POST, path: /tickets/close, cache_ttl: 10s }
               sloppy: { source: shop, statement: SELECT 1, cache_ttl: soon }
               writer: { source: shop, statement: "UPDATE orders SET note = 'x'", cache_ttl: 10s }
             """,
@@ -66,7 +67,8 @@ public sealed class ResultCacheSettingsTests
         Assert.Contains("'soon' is not a duration", messages["tools.sloppy.cache_ttl"], StringComparison.Ordinal);
         Assert.Contains("only a read tool's results are cached", messages["tools.writer.cache_ttl"], StringComparison.Ordinal);
         Assert.Contains("'redis://nowhere' is not a Redis address: write host:port", messages["server.redis"], StringComparison.Ordinal);
-        Assert.Contains("a tool over an http source is cached by its source's cache_ttl", messages["tools.tickets.cache_ttl"], StringComparison.Ordinal);
+        Assert.Contains("only a GET's answers are cached: remove cache_ttl from this POST tool", messages["tools.ticket_close.cache_ttl"], StringComparison.Ordinal);
+        Assert.DoesNotContain("tools.tickets.cache_ttl", messages.Keys);
         Assert.Equal(8, error.Errors.Count);
     }
 }

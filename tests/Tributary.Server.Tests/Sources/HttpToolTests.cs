@@ -79,6 +79,12 @@ public sealed class HttpToolServer : TributaryHttpServer
           fail_get:
             source: tracker
             path: /fail/get
+          cached_issues:
+            source: tracker
+            path: /repos/{owner}/cached
+            cache_ttl: 60s
+            parameters:
+              owner: { type: string, required: true }
         """);
 }
 
@@ -119,6 +125,24 @@ public sealed class HttpToolTests(HttpToolServer server) : IClassFixture<HttpToo
         var seen = server.Upstream.Requests.Last(r => r.Target.StartsWith("/v1/repos/octo/hello", StringComparison.Ordinal));
         Assert.Equal(("GET", "/v1/repos/octo/hello/issues?state=open&per_page=5"), (seen.Method, seen.Target));
         Assert.Equal("application/vnd.tracker+json", seen.Headers["Accept"]);
+    }
+
+    [Fact]
+    public async Task A_get_tool_with_its_own_cache_ttl_is_answered_from_the_cache_on_a_source_that_caches_nothing()
+    {
+        await using var client = await server.ConnectAsync();
+        var cached = new List<string?>();
+        var uncached = new List<string?>();
+        for (var i = 0; i < 2; i++)
+        {
+            cached.Add((await client.CallOkAsync("cached_issues", new() { ["owner"] = "kept" })).GetProperty("cache").GetString());
+            uncached.Add((await client.CallOkAsync("open_issues", new() { ["owner"] = "kept", ["repo"] = "fresh" })).GetProperty("cache").GetString());
+        }
+
+        Assert.Equal(["miss", "hit"], cached);
+        Assert.Equal(["miss", "miss"], uncached);
+        Assert.Single(server.Upstream.Requests, r => r.Target == "/v1/repos/kept/cached");
+        Assert.Equal(2, server.Upstream.Requests.Count(r => r.Target.StartsWith("/v1/repos/kept/fresh/issues", StringComparison.Ordinal)));
     }
 
     [Fact]
