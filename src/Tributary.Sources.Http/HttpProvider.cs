@@ -17,6 +17,9 @@ public sealed class HttpProvider : ISourceProvider
     public string Kind => KindName;
 
     /// <inheritdoc />
+    public bool IsDatabase => false;
+
+    /// <inheritdoc />
     public IReadOnlyDictionary<string, string> SettingKeys { get; } = new Dictionary<string, string>
     {
         ["base_url"] = "the API's base URL, such as https://api.github.com (http or https)",

@@ -16,6 +16,9 @@ public sealed partial class ConfigLoader
     public const string DefaultFileName = "tributary.yaml";
 
     private static readonly string[] ServerKeys = ["http", "public_url", "tls", "allowed_origins", "allowed_hosts", "max_request_bytes", "data_dir", "cursor_secret", "idempotency_retention", "metrics", "otlp_endpoint", "redis"];
+    /// <summary>Source keys that only a database source (<see cref="ISourceProvider.IsDatabase"/>) takes.</summary>
+    private static readonly string[] DatabaseSourceKeys = ["statement_timeout", "max_rows", "max_rows_limit", "writable", "tables", "capture"];
+
     private static readonly string[] SourceKeys = ["kind", "description", "statement_timeout", "max_rows", "max_rows_limit", "max_result_bytes", "batch_concurrency", "writable", "tables", "capture"];
     private static readonly string[] CaptureKeys = ["topic", "operations", "columns"];
     private static readonly string[] TableKeys = ["version_column", "columns"];
@@ -241,6 +244,12 @@ public sealed partial class ConfigLoader
             var known = SourceKeys.Concat(provider.SettingKeys.Keys).ToArray();
             foreach (var (key, value, keyPath) in reader.Entries(body, path, known))
             {
+                if (!provider.IsDatabase && DatabaseSourceKeys.Contains(key))
+                {
+                    reader.Errors.Add(keyPath, $"'{key}' is a database setting, and a source of kind {kind} has no tables or statements: remove it", LineOf(value.Start));
+                    continue;
+                }
+
                 switch (key)
                 {
                     case "kind":
@@ -271,11 +280,6 @@ public sealed partial class ConfigLoader
                         break;
                     case "capture":
                         source = source with { Captures = ReadCaptures(reader, value, keyPath) };
-                        if (kind is not ("sqlite" or "postgres"))
-                        {
-                            reader.Errors.Add(keyPath, $"change capture is available for sqlite and postgres sources, not {kind}", LineOf(value.Start));
-                        }
-
                         break;
                     default:
                         if (value is YamlMappingNode entries && provider.MappingSettingKeys.Contains(key))

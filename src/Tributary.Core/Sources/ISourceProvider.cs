@@ -14,6 +14,9 @@ public interface ISourceProvider
     /// <summary>The keys among <see cref="SettingKeys"/> written as a mapping of names to values (such as headers); each reaches <see cref="Validate"/> as the text of a JSON object of strings. None by default.</summary>
     IReadOnlyCollection<string> MappingSettingKeys => [];
 
+    /// <summary>True for a database (tables, SQL, statements): the database settings (<c>statement_timeout</c>, <c>max_rows</c>, <c>writable</c>, <c>capture</c>, ...) apply to its sources. True by default.</summary>
+    bool IsDatabase => true;
+
     /// <summary>Checks a source's settings, reporting every problem to <paramref name="errors"/>.</summary>
     void Validate(SourceConfig source, SourceContext context, ConfigErrors errors);
 

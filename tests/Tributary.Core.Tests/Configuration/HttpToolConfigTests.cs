@@ -21,6 +21,33 @@ public sealed class HttpToolConfigTests
         "/");
 
     [Fact]
+    public void Database_settings_on_an_http_source_are_refused()
+    {
+        var error = Assert.Throws<ConfigException>(() => new ConfigLoader(SourceProviders.All).Load(
+            """
+            sources:
+              api:
+                kind: http
+                base_url: "https://api.example.com"
+                statement_timeout: 5s
+                max_rows: 10
+                max_rows_limit: 100
+                writable: true
+                tables: { orders: {} }
+                capture: { orders: { topic: orders } }
+                max_result_bytes: 65536
+                batch_concurrency: 2
+            topics: { orders: {} }
+            """,
+            "/"));
+
+        Assert.Equal(
+            ["statement_timeout", "max_rows", "max_rows_limit", "writable", "tables", "capture"],
+            error.Errors.Select(e => e.Path["sources.api.".Length..]));
+        Assert.All(error.Errors, e => Assert.Contains("is a database setting, and a source of kind http has no tables or statements: remove it", e.Message, StringComparison.Ordinal));
+    }
+
+    [Fact]
     public void A_tool_over_an_http_source_is_a_call_with_its_parameters_placed()
     {
         var tools = Load(
