@@ -25,7 +25,8 @@ public sealed class FetchTool(SourceRegistry sources) : TributaryTool(ReadOnlyTo
         StringArgument(arguments, "source") is { } source ? Grants.Source(source, "read") : null;
 
     /// <inheritdoc />
-    public override bool IsVisibleTo(Grants grants) => grants.AllowsAny("sources", "read");
+    /// <remarks>Listed to a caller who may read at least one HTTP API source.</remarks>
+    public override bool IsVisibleTo(Grants grants) => sources.All.Any(s => s is HttpSource && grants.Allows(Grants.Source(s.Name, "read")));
 
     private protected override async ValueTask ExecuteAsync(ToolArguments arguments, IBufferWriter<byte> output, CancellationToken cancellationToken)
     {

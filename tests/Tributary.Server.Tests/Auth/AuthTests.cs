@@ -48,7 +48,13 @@ public sealed class AuthTests(AuthServer server) : IClassFixture<AuthServer>
         var token = await server.Issuer.ClientCredentialsTokenAsync(server.Resource, "sources:shop:read", "topics:orders:read");
         await using var client = await server.ConnectAsync(token);
         var tools = (await client.ListToolsAsync()).Select(t => t.Name).ToList();
-        Assert.Equal(["list_sources", "describe_schema", "query", "fetch", "batch_query", "read_events"], tools);
+        // fetch is listed only to a caller who may read an HTTP API source.
+        Assert.Equal(["list_sources", "describe_schema", "query", "batch_query", "read_events"], tools);
+        var apiToken = await server.Issuer.ClientCredentialsTokenAsync(server.Resource, "sources:tracker:read");
+        await using (var apiClient = await server.ConnectAsync(apiToken))
+        {
+            Assert.Contains("fetch", (await apiClient.ListToolsAsync()).Select(t => t.Name));
+        }
 
         var sources = await client.CallOkAsync("list_sources", []);
         Assert.Equal(["shop"], sources.GetProperty("sources").EnumerateArray().Select(s => s.GetProperty("name").GetString()));
