@@ -4,7 +4,6 @@ using System.Security.Cryptography;
 using System.Text.Json;
 using Microsoft.Extensions.Caching.Hybrid;
 using Microsoft.Extensions.DependencyInjection;
-using StackExchange.Redis;
 using Tributary.Core;
 using Tributary.Core.Configuration;
 using Tributary.Core.Queries;
@@ -48,10 +47,7 @@ public sealed class QueryResultCache : IDisposable
     private readonly TributaryMetrics _metrics;
     private readonly Dictionary<string, SourceCache> _bySource;
 
-    /// <summary>The channel on which servers sharing a Redis announce changed tables: <c>server\nsource\ntable...</c>.</summary>
-    private static readonly RedisChannel PeersChannel = RedisChannel.Literal("tributary:query-cache:changed");
-    private readonly string _serverId = Guid.NewGuid().ToString("N");
-    private readonly ConnectionMultiplexer? _peers;
+    private readonly CachePeers? _peers;
 
     /// <summary>Creates the cache of the configured sources; HybridCache is used only when some source or tool has a TTL.</summary>
     public QueryResultCache(TributaryConfig config, SourceRegistry sources, QueryCursorCodec cursors, TributaryMetrics metrics, IServiceProvider services)
@@ -65,13 +61,12 @@ public sealed class QueryResultCache : IDisposable
         _bySource = config.Sources.ToDictionary(s => s.Name, s => new SourceCache(ResultCacheSettings.Read(s, new ConfigErrors())), StringComparer.Ordinal);
         if (_cache is not null && config.Server.Redis is { } redis)
         {
-            // Connects in the background: a Redis that is down delays nothing, and its changes are bounded by the TTL.
-            var options = ConfigurationOptions.Parse(redis);
-            options.AbortOnConnectFail = false;
-            _peers = ConnectionMultiplexer.Connect(options);
-            _peers.GetSubscriber().Subscribe(PeersChannel, (_, message) => PeerChanged(message));
+            _peers = Peers(redis);
         }
     }
+
+    [System.Runtime.CompilerServices.MethodImpl(System.Runtime.CompilerServices.MethodImplOptions.NoInlining)]
+    private CachePeers Peers(string redis) => new(redis, (source, tables) => _ = DropAsync(source, tables).AsTask());
 
     /// <summary>True when some source or read tool of <paramref name="config"/> caches results.</summary>
     public static bool IsUsed(TributaryConfig config)
@@ -135,17 +130,7 @@ public sealed class QueryResultCache : IDisposable
         await DropAsync(source, changed);
         if (_peers is not null && _cache is not null)
         {
-            await _peers.GetSubscriber().PublishAsync(PeersChannel, string.Join('\n', [_serverId, source, .. changed]), CommandFlags.FireAndForget);
-        }
-    }
-
-    /// <summary>Another server sharing the Redis saw tables change: its copies in this server's memory go too.</summary>
-    private void PeerChanged(RedisValue message)
-    {
-        var parts = message.ToString().Split('\n');
-        if (parts.Length >= 2 && parts[0] != _serverId)
-        {
-            _ = DropAsync(parts[1], parts[2..]).AsTask();
+            await _peers.AnnounceAsync(source, changed);
         }
     }
 

@@ -56,7 +56,7 @@ public static class TributaryServerExtensions
             services.AddHybridCache(options => options.MaximumPayloadBytes = Caching.QueryResultCache.MaxPayloadBytes(config));
             if (config.Server.Redis is { } redis)
             {
-                services.AddStackExchangeRedisCache(options => (options.Configuration, options.InstanceName) = (redis, "tributary:"));
+                AddRedisCache(services, redis);
             }
         }
 
@@ -185,4 +185,9 @@ public static class TributaryServerExtensions
             return result;
         });
     }
+
+    /// <summary>Redis as the result cache's second level; apart, so a server without Redis never loads its client.</summary>
+    [System.Runtime.CompilerServices.MethodImpl(System.Runtime.CompilerServices.MethodImplOptions.NoInlining)]
+    private static void AddRedisCache(IServiceCollection services, string redis) =>
+        services.AddStackExchangeRedisCache(options => (options.Configuration, options.InstanceName) = (redis, "tributary:"));
 }

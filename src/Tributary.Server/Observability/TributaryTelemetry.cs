@@ -41,7 +41,7 @@ public static class TributaryTelemetry
 
                 if (otlp is not null)
                 {
-                    metrics.AddOtlpExporter(o => Otlp(o, otlp, "v1/metrics"));
+                    ExportMetrics(metrics, otlp);
                 }
             })
             .WithTracing(tracing =>
@@ -49,11 +49,18 @@ public static class TributaryTelemetry
                 tracing.SetSampler(new NotificationSampler()).AddSource(McpSdk, "System.Net.Http", "Npgsql");
                 if (otlp is not null)
                 {
-                    tracing.AddOtlpExporter(o => Otlp(o, otlp, "v1/traces"));
+                    ExportTraces(tracing, otlp);
                 }
             });
         return services;
     }
+
+    // The OTLP exporter is wired apart, so a server without server.otlp_endpoint never loads it.
+    [System.Runtime.CompilerServices.MethodImpl(System.Runtime.CompilerServices.MethodImplOptions.NoInlining)]
+    private static void ExportMetrics(MeterProviderBuilder metrics, Uri otlp) => metrics.AddOtlpExporter(o => Otlp(o, otlp, "v1/metrics"));
+
+    [System.Runtime.CompilerServices.MethodImpl(System.Runtime.CompilerServices.MethodImplOptions.NoInlining)]
+    private static void ExportTraces(TracerProviderBuilder tracing, Uri otlp) => tracing.AddOtlpExporter(o => Otlp(o, otlp, "v1/traces"));
 
     private static void Otlp(OtlpExporterOptions options, Uri endpoint, string signal)
     {
