@@ -13,6 +13,9 @@ public sealed class HttpProvider : ISourceProvider
     /// <summary>The provider's name in configuration.</summary>
     public const string KindName = "http";
 
+    /// <summary>The largest <c>max_response_bytes</c> accepted (1 GiB).</summary>
+    public const long MaxResponseBytesLimit = 1024L * 1024 * 1024;
+
     /// <inheritdoc />
     public string Kind => KindName;
 
@@ -64,7 +67,7 @@ public sealed class HttpProvider : ISourceProvider
     {
         ArgumentNullException.ThrowIfNull(source);
         var errors = new ConfigErrors();
-        return new HttpSource(source, Read(source, context, errors) ?? throw new ConfigException(errors.All));
+        return new HttpSource(source, Read(source, context, errors) ?? throw new ConfigException(errors.All), context.Cache);
     }
 
     /// <summary>The source's settings, or null with the problems in <paramref name="errors"/>.</summary>
@@ -186,7 +189,7 @@ public sealed class HttpProvider : ISourceProvider
         var authorities = settings.TryGetValue("ca_file", out var caPath) ? Load("ca_file", () => PemFiles.Authorities(context.ResolvePath(caPath))) : null;
 
         var maxBytes = 10L * 1024 * 1024;
-        if (settings.TryGetValue("max_response_bytes", out var max) && (!long.TryParse(max, NumberStyles.None, CultureInfo.InvariantCulture, out maxBytes) || maxBytes is < 1024 or > 1024L * 1024 * 1024))
+        if (settings.TryGetValue("max_response_bytes", out var max) && (!long.TryParse(max, NumberStyles.None, CultureInfo.InvariantCulture, out maxBytes) || maxBytes is < 1024 or > MaxResponseBytesLimit))
         {
             errors.Add(path + ".max_response_bytes", $"'{max}' is not a size from 1024 to 1073741824 bytes");
         }

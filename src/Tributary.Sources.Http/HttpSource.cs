@@ -22,7 +22,7 @@ public sealed class HttpSource : IDataSource
     private readonly UpstreamToken? _token;
     private readonly TimeProvider _time;
 
-    internal HttpSource(SourceConfig config, HttpSourceSettings settings, TimeProvider? time = null)
+    internal HttpSource(SourceConfig config, HttpSourceSettings settings, Microsoft.Extensions.Caching.Hybrid.HybridCache? cache, TimeProvider? time = null)
     {
         Name = config.Name;
         Description = config.Description;
@@ -30,7 +30,7 @@ public sealed class HttpSource : IDataSource
         _client = new UpstreamClient(settings.Policy);
         _upstream = new ResilientUpstream(_client, config.Name, settings.Resilience);
         _time = time ?? TimeProvider.System;
-        _cache = new ResponseCache(settings.Cache, _time);
+        _cache = new ResponseCache(config.Name, settings.Cache, cache, _time);
         _token = settings.OAuth is { } oauth ? new UpstreamToken(oauth, config.Name) : null;
     }
 
@@ -65,7 +65,7 @@ public sealed class HttpSource : IDataSource
     /// <summary>
     /// Calls the API: <see cref="UpstreamCall.Path"/> (relative to the base URL) with its query appended and its JSON body.
     /// A GET goes through the source's cache (fresh answers, and the last good one while the API fails); other methods
-    /// are never cached. Anything the guard refuses, a timeout or an unreachable API with nothing cached is a
+    /// are never cached, and one that succeeds (other than HEAD) drops the source's fresh answers. Anything the guard refuses, a timeout or an unreachable API with nothing cached is a
     /// <see cref="ToolException"/> that says why, naming no internal address.
     /// </summary>
     public async Task<(UpstreamResponse Response, CacheOutcome Cache)> CallAsync(UpstreamCall call, CancellationToken cancellationToken)
@@ -97,6 +97,12 @@ public sealed class HttpSource : IDataSource
             var answer = call.Method == HttpMethod.Get
                 ? await _cache.GetAsync(target.AbsoluteUri, () => SendAsync(call.Method, target, null, CancellationToken.None), call.CacheTtl).WaitAsync(cancellationToken)
                 : (await SendAsync(call.Method, target, call.JsonBody, cancellationToken), CacheOutcome.Miss);
+            if (call.Method != HttpMethod.Get && call.Method != HttpMethod.Head && answer.Item1.Status is >= 200 and < 300)
+            {
+                // The call changed something at the API: GETs answered before it are asked again.
+                await _cache.ForgetFreshAsync();
+            }
+
             HttpSourceMetrics.Answered(Name, answer.Item2);
             return answer;
         }

@@ -1,4 +1,8 @@
 using System.Collections.Concurrent;
+using System.Security.Cryptography;
+using System.Text;
+using Microsoft.Extensions.Caching.Hybrid;
+using Microsoft.Extensions.DependencyInjection;
 
 namespace Tributary.Sources.Http;
 
@@ -29,48 +33,67 @@ public enum CacheOutcome
 }
 
 /// <summary>
-/// Answers of one source by URL: concurrent identical misses share one upstream call; a good answer (2xx) is kept; when
-/// the API then fails (after the retries, or with its circuit open) the last good answer within
-/// <see cref="CacheOptions.StaleIfError"/> is served instead, marked <see cref="CacheOutcome.Stale"/>.
+/// Answers of one source by URL. Fresh answers live in the server's result cache (HybridCache: memory, and its second
+/// level such as Redis, so servers sharing it share answers), which also makes concurrent identical misses share one
+/// upstream call; only good answers (2xx) are kept. The last good answer of each URL also stays in this server's memory:
+/// when the API then fails (after the retries, or with its circuit open) it is served within
+/// <see cref="CacheOptions.StaleIfError"/>, marked <see cref="CacheOutcome.Stale"/>. At most
+/// <see cref="CacheOptions.MaxEntries"/> URLs are kept; the one kept longest goes first, from both.
 /// </summary>
-internal sealed class ResponseCache(CacheOptions options, TimeProvider time)
+internal sealed class ResponseCache(string source, CacheOptions options, HybridCache? shared, TimeProvider time)
 {
-    private readonly ConcurrentDictionary<string, (UpstreamResponse Response, DateTimeOffset Stored)> _answers = new(StringComparer.Ordinal);
+    /// <summary>For a source created outside a server that has a result cache: its own, in memory only.</summary>
+    private readonly Lazy<HybridCache> _own = new(() =>
+    {
+        var services = new ServiceCollection();
+        services.AddHybridCache(o => o.MaximumPayloadBytes = HttpProvider.MaxResponseBytesLimit + (64 * 1024));
+        return services.BuildServiceProvider().GetRequiredService<HybridCache>();
+    });
+
+    private readonly ConcurrentDictionary<string, Kept> _kept = new(StringComparer.Ordinal);
     private readonly ConcurrentDictionary<string, Lazy<Task<UpstreamResponse>>> _inFlight = new(StringComparer.Ordinal);
 
+    private HybridCache Cache => shared ?? _own.Value;
+
+    /// <summary>The tag of all of this source's fresh answers.</summary>
+    private string Tag => $"tributary:http:{source}";
+
     /// <summary>
-    /// The answer for <paramref name="key"/>: cached while fresh (for <paramref name="ttl"/>, a tool's own, or the
+    /// The answer for <paramref name="url"/>: cached while fresh (for <paramref name="ttl"/>, a tool's own, or the
     /// source's), else from <paramref name="fetch"/>, else the last good one when that fails.
     /// </summary>
-    public async Task<(UpstreamResponse Response, CacheOutcome Outcome)> GetAsync(string key, Func<Task<UpstreamResponse>> fetch, TimeSpan? ttl = null)
+    public async Task<(UpstreamResponse Response, CacheOutcome Outcome)> GetAsync(string url, Func<Task<UpstreamResponse>> fetch, TimeSpan? ttl = null)
     {
         var fresh = ttl ?? options.Ttl;
-        var now = time.GetUtcNow();
-        if (_answers.TryGetValue(key, out var cached) && now - cached.Stored < fresh)
-        {
-            return (cached.Response, CacheOutcome.Hit);
-        }
-
-        var call = _inFlight.GetOrAdd(key, _ => new Lazy<Task<UpstreamResponse>>(fetch));
+        var key = fresh > TimeSpan.Zero ? Key(url, fresh) : null;
         UpstreamResponse response;
         try
         {
-            response = await call.Value;
+            if (key is null)
+            {
+                response = await OnceAsync(url, fetch);
+            }
+            else
+            {
+                var (answer, hit) = await FreshAsync(key, fresh, fetch);
+                if (hit)
+                {
+                    return (answer, CacheOutcome.Hit);
+                }
+
+                response = answer;
+            }
         }
-        catch (UpstreamException e) when (e.Transient && Stale(key) is { } stale)
+        catch (UpstreamException e) when (e.Transient && Stale(url) is { } stale)
         {
             return (stale, CacheOutcome.Stale);
-        }
-        finally
-        {
-            _inFlight.TryRemove(new KeyValuePair<string, Lazy<Task<UpstreamResponse>>>(key, call));
         }
 
         if (response.Status is >= 200 and < 300)
         {
-            Keep(key, response, fresh);
+            await KeepAsync(url, key, response);
         }
-        else if (response.Status is 429 or >= 500 && Stale(key) is { } stale)
+        else if (response.Status is 429 or >= 500 && Stale(url) is { } stale)
         {
             return (stale, CacheOutcome.Stale);
         }
@@ -78,20 +101,142 @@ internal sealed class ResponseCache(CacheOptions options, TimeProvider time)
         return (response, CacheOutcome.Miss);
     }
 
-    private UpstreamResponse? Stale(string key) =>
-        _answers.TryGetValue(key, out var cached) && time.GetUtcNow() - cached.Stored <= options.StaleIfError ? cached.Response : null;
+    /// <summary>
+    /// Drops this source's fresh answers (a call through Tributary changed something at the API); the last good answers
+    /// stay for stale-if-error.
+    /// </summary>
+    public ValueTask ForgetFreshAsync() =>
+        shared is not null ? shared.RemoveByTagAsync(Tag) : _own.IsValueCreated ? _own.Value.RemoveByTagAsync(Tag) : ValueTask.CompletedTask;
 
-    private void Keep(string key, UpstreamResponse response, TimeSpan fresh)
+    /// <summary>One upstream call for concurrent identical GETs when nothing is kept fresh.</summary>
+    private async Task<UpstreamResponse> OnceAsync(string url, Func<Task<UpstreamResponse>> fetch)
     {
-        if (fresh <= TimeSpan.Zero && options.StaleIfError <= TimeSpan.Zero)
+        var call = _inFlight.GetOrAdd(url, _ => new Lazy<Task<UpstreamResponse>>(fetch));
+        try
+        {
+            return await call.Value;
+        }
+        finally
+        {
+            _inFlight.TryRemove(new KeyValuePair<string, Lazy<Task<UpstreamResponse>>>(url, call));
+        }
+    }
+
+    /// <summary>
+    /// The answer under <paramref name="key"/> if the cache holds one fresh by this server's clock (a hit), else the one
+    /// <paramref name="fetch"/> gets (a good one is kept by the cache; another is handed to every waiting caller without
+    /// being kept).
+    /// </summary>
+    private async Task<(UpstreamResponse Answer, bool Hit)> FreshAsync(string key, TimeSpan fresh, Func<Task<UpstreamResponse>> fetch)
+    {
+        var cache = Cache;
+        var entry = new HybridCacheEntryOptions { Expiration = fresh, LocalCacheExpiration = fresh };
+        for (var attempt = 0; ; attempt++)
+        {
+            var lookup = new Lookup(fetch, time);
+            byte[] payload;
+            try
+            {
+                payload = await cache.GetOrCreateAsync(key, lookup, static (lookup, _) => lookup.RunAsync(), entry, [Tag], CancellationToken.None);
+            }
+            catch (NotKept e)
+            {
+                return (e.Response, false);
+            }
+
+            if (lookup.Response is { } own)
+            {
+                return (own, false);
+            }
+
+            var (stored, answer) = Decode(payload);
+            if (attempt > 0 || time.GetUtcNow() - stored < fresh)
+            {
+                return (answer, true);
+            }
+
+            // Older than this server's clock allows (the cache's own clock differs): ask again.
+            await cache.RemoveAsync(key, CancellationToken.None);
+        }
+    }
+
+    private UpstreamResponse? Stale(string url) =>
+        _kept.TryGetValue(url, out var kept) && time.GetUtcNow() - kept.Stored <= options.StaleIfError ? kept.Response : null;
+
+    /// <summary>Keeps <paramref name="response"/> as the last good answer of <paramref name="url"/>, dropping the URL kept longest (and its fresh answer) when over the bound.</summary>
+    private async ValueTask KeepAsync(string url, string? key, UpstreamResponse response)
+    {
+        if (key is null && options.StaleIfError <= TimeSpan.Zero)
         {
             return;
         }
 
-        _answers[key] = (response, time.GetUtcNow());
-        while (_answers.Count > options.MaxEntries && _answers.MinBy(a => a.Value.Stored) is { Key: { } oldest })
+        _kept[url] = new Kept(response, time.GetUtcNow(), key);
+        while (_kept.Count > options.MaxEntries && _kept.MinBy(k => k.Value.Stored) is { Key: { } oldest })
         {
-            _answers.TryRemove(oldest, out _);
+            if (_kept.TryRemove(oldest, out var dropped) && dropped.Key is { } freshKey)
+            {
+                await Cache.RemoveAsync(freshKey, CancellationToken.None);
+            }
         }
+    }
+
+    /// <summary>The cache key: the source, how long the answer stays fresh (a tool's cache_ttl may differ from the source's), and the URL's SHA-256 (URLs can be longer than a key may be).</summary>
+    private string Key(string url, TimeSpan fresh) =>
+        $"{Tag}:{(long)fresh.TotalMilliseconds}:{Convert.ToHexStringLower(SHA256.HashData(Encoding.UTF8.GetBytes(url)))}";
+
+    /// <summary>An answer as the cache holds it: when it was stored, its status, content type, final URL and body.</summary>
+    private static byte[] Encode(DateTimeOffset stored, UpstreamResponse response)
+    {
+        using var buffer = new MemoryStream(response.Body.Length + 256);
+        using (var writer = new BinaryWriter(buffer, Encoding.UTF8, leaveOpen: true))
+        {
+            writer.Write((byte)1);
+            writer.Write(stored.ToUnixTimeMilliseconds());
+            writer.Write(response.Status);
+            writer.Write(response.ContentType ?? "");
+            writer.Write(response.Url.AbsoluteUri);
+            writer.Write(response.Body.Length);
+            writer.Write(response.Body);
+        }
+
+        return buffer.ToArray();
+    }
+
+    private static (DateTimeOffset Stored, UpstreamResponse Response) Decode(byte[] payload)
+    {
+        using var reader = new BinaryReader(new MemoryStream(payload), Encoding.UTF8);
+        if (reader.ReadByte() != 1)
+        {
+            throw new InvalidDataException("a cached HTTP answer of another format");
+        }
+
+        var stored = DateTimeOffset.FromUnixTimeMilliseconds(reader.ReadInt64());
+        var status = reader.ReadInt32();
+        var contentType = reader.ReadString();
+        var url = new Uri(reader.ReadString());
+        var body = reader.ReadBytes(reader.ReadInt32());
+        return (stored, new UpstreamResponse(status, contentType.Length == 0 ? null : contentType, body, url));
+    }
+
+    private sealed record Kept(UpstreamResponse Response, DateTimeOffset Stored, string? Key);
+
+    /// <summary>One caller's run of the upstream call on a miss; <see cref="Response"/> is set for the caller that ran it.</summary>
+    private sealed class Lookup(Func<Task<UpstreamResponse>> fetch, TimeProvider time)
+    {
+        public UpstreamResponse? Response { get; private set; }
+
+        public async ValueTask<byte[]> RunAsync()
+        {
+            var response = await fetch();
+            Response = response;
+            return response.Status is >= 200 and < 300 ? Encode(time.GetUtcNow(), response) : throw new NotKept(response);
+        }
+    }
+
+    /// <summary>An answer that is not kept (not 2xx): thrown out of the cache's factory so that the cache keeps nothing, and handed to every caller that waited for it.</summary>
+    private sealed class NotKept(UpstreamResponse response) : Exception("an upstream answer that is not kept")
+    {
+        public UpstreamResponse Response => response;
     }
 }

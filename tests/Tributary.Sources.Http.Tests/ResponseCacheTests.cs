@@ -30,6 +30,60 @@ public sealed class ResponseCacheTests
     }
 
     [Fact]
+    public async Task An_answer_that_is_not_good_is_not_kept_and_a_change_through_the_source_drops_the_fresh_ones()
+    {
+        await using var upstream = Upstream();
+        await using var source = Source(upstream, ("cache_ttl", "60s"), ("retries", "0"));
+        _failing = true;
+        Assert.Equal((500, CacheOutcome.Miss), Outcome(await source.FetchAsync("/items", [], CancellationToken.None)));
+        _failing = false;
+        Assert.Equal((200, CacheOutcome.Miss), Outcome(await source.FetchAsync("/items", [], CancellationToken.None)));
+        Assert.Equal((200, CacheOutcome.Hit), Outcome(await source.FetchAsync("/items", [], CancellationToken.None)));
+        Assert.Equal(2, Volatile.Read(ref _calls));
+
+        // A failed change changes nothing: the fresh answer stays.
+        _failing = true;
+        Assert.Equal(500, (await source.CallAsync(new UpstreamCall(HttpMethod.Post, "/items", [], "{}"u8.ToArray()), CancellationToken.None)).Response.Status);
+        Assert.Equal((200, CacheOutcome.Hit), Outcome(await source.FetchAsync("/items", [], CancellationToken.None)));
+
+        _failing = false;
+        Assert.Equal(200, (await source.CallAsync(new UpstreamCall(HttpMethod.Post, "/items", [], "{}"u8.ToArray()), CancellationToken.None)).Response.Status);
+        var after = await source.FetchAsync("/items", [], CancellationToken.None);
+        Assert.Equal((200, CacheOutcome.Miss), Outcome(after));
+        Assert.Equal("answer 5", Encoding.UTF8.GetString(after.Response.Body));
+    }
+
+    [Fact]
+    public async Task A_call_with_its_own_ttl_keeps_its_answer_apart_from_the_sources()
+    {
+        await using var upstream = Upstream();
+        await using var source = Source(upstream);
+        var daily = new UpstreamCall(HttpMethod.Get, "/items", [], CacheTtl: TimeSpan.FromDays(1));
+        Assert.Equal(CacheOutcome.Miss, (await source.CallAsync(daily, CancellationToken.None)).Cache);
+        Assert.Equal(CacheOutcome.Hit, (await source.CallAsync(daily, CancellationToken.None)).Cache);
+
+        // The source keeps nothing fresh: fetch of the same URL asks the API each time.
+        Assert.Equal(CacheOutcome.Miss, (await source.FetchAsync("/items", [], CancellationToken.None)).Cache);
+        Assert.Equal(CacheOutcome.Miss, (await source.FetchAsync("/items", [], CancellationToken.None)).Cache);
+        Assert.Equal(3, Volatile.Read(ref _calls));
+    }
+
+    [Fact]
+    public async Task The_url_kept_longest_is_dropped_past_the_bound()
+    {
+        await using var upstream = Upstream();
+        await using var source = Source(upstream, ("cache_ttl", "60s"), ("cache_max_entries", "2"));
+        foreach (var path in new[] { "/a", "/b", "/c" })
+        {
+            Assert.Equal(CacheOutcome.Miss, (await source.FetchAsync(path, [], CancellationToken.None)).Cache);
+        }
+
+        Assert.Equal(CacheOutcome.Hit, (await source.FetchAsync("/c", [], CancellationToken.None)).Cache);
+        Assert.Equal(CacheOutcome.Hit, (await source.FetchAsync("/b", [], CancellationToken.None)).Cache);
+        Assert.Equal(CacheOutcome.Miss, (await source.FetchAsync("/a", [], CancellationToken.None)).Cache);
+    }
+
+    [Fact]
     public async Task Concurrent_identical_misses_make_one_upstream_call()
     {
         await using var upstream = Upstream(delay: TimeSpan.FromMilliseconds(500));
@@ -73,6 +127,8 @@ public sealed class ResponseCacheTests
         var failed = await source.FetchAsync("/items", [], CancellationToken.None);
         Assert.Equal((500, CacheOutcome.Miss), (failed.Response.Status, failed.Cache));
     }
+
+    private static (int Status, CacheOutcome Cache) Outcome((UpstreamResponse Response, CacheOutcome Cache) answer) => (answer.Response.Status, answer.Cache);
 
     private LoopbackHttpServer Upstream(TimeSpan? delay = null) => LoopbackHttpServer.Start(async (context, stop) =>
     {

@@ -1,3 +1,4 @@
+using Microsoft.Extensions.Caching.Hybrid;
 using Tributary.Core.Configuration;
 
 namespace Tributary.Core.Sources;
@@ -28,6 +29,12 @@ public interface ISourceProvider
 /// <param name="BaseDirectory">Directory that relative paths in the configuration are relative to.</param>
 public sealed record SourceContext(string BaseDirectory)
 {
+    /// <summary>
+    /// The server's result cache (memory, and its second level such as <c>server.redis</c>), for sources that keep
+    /// answers; null when nothing is configured to be cached.
+    /// </summary>
+    public HybridCache? Cache { get; init; }
+
     /// <summary>Resolves a configured path against <see cref="BaseDirectory"/>.</summary>
     public string ResolvePath(string path) => System.IO.Path.GetFullPath(path, BaseDirectory);
 }

@@ -1,3 +1,4 @@
+using Microsoft.Extensions.Caching.Hybrid;
 using Tributary.Core.Configuration;
 
 namespace Tributary.Core.Sources;
@@ -8,12 +9,12 @@ public sealed class SourceRegistry : IAsyncDisposable
     private readonly Dictionary<string, IDataSource> _byName;
     private readonly Dictionary<string, SourceConfig> _configs;
 
-    /// <summary>Creates every configured source through its provider.</summary>
-    public SourceRegistry(TributaryConfig config, IEnumerable<ISourceProvider> providers)
+    /// <summary>Creates every configured source through its provider; <paramref name="cache"/> is the server's result cache, if it has one.</summary>
+    public SourceRegistry(TributaryConfig config, IEnumerable<ISourceProvider> providers, HybridCache? cache = null)
     {
         ArgumentNullException.ThrowIfNull(config);
         var byKind = providers.ToDictionary(p => p.Kind, StringComparer.Ordinal);
-        var context = new SourceContext(config.BaseDirectory);
+        var context = new SourceContext(config.BaseDirectory) { Cache = cache };
         All = config.Sources.Select(s => byKind[s.Kind].Create(s, context)).ToArray();
         _byName = All.ToDictionary(s => s.Name, StringComparer.Ordinal);
         _configs = config.Sources.ToDictionary(s => s.Name, StringComparer.Ordinal);

@@ -77,12 +77,15 @@ public sealed class QueryResultCache : IDisposable
 
     /// <summary>
     /// HybridCache's bound on one entry: a page may pass the source's <c>max_result_bytes</c> by its last row (and its
-    /// cursor), so twice the largest bound is kept.
+    /// cursor), so twice the largest bound is kept; an HTTP API's answer may be as large as its <c>max_response_bytes</c>.
     /// </summary>
     public static long MaxPayloadBytes(TributaryConfig config)
     {
         ArgumentNullException.ThrowIfNull(config);
-        return Math.Min(int.MaxValue, (2 * config.Sources.Select(s => s.MaxResultBytes).DefaultIfEmpty(SourceConfig.DefaultMaxResultBytes).Max()) + (64 * 1024));
+        var largest = config.Sources.Select(s => s.Kind == Sources.Http.HttpProvider.KindName
+            ? s.Settings.TryGetValue("max_response_bytes", out var bytes) && long.TryParse(bytes, System.Globalization.CultureInfo.InvariantCulture, out var limit) ? limit : new Sources.Http.UpstreamPolicy().MaxResponseBytes
+            : 2 * s.MaxResultBytes);
+        return Math.Min(int.MaxValue, largest.DefaultIfEmpty(2 * SourceConfig.DefaultMaxResultBytes).Max() + (64 * 1024));
     }
 
     /// <summary>Writes <paramref name="page"/>'s result JSON to <paramref name="output"/>: from the cache, or by running the query (and keeping its result).</summary>

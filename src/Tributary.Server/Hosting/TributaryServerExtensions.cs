@@ -43,7 +43,7 @@ public static class TributaryServerExtensions
     {
         ArgumentNullException.ThrowIfNull(config);
         services.AddSingleton(config);
-        services.AddSingleton(_ => new SourceRegistry(config, SourceProviders.All));
+        services.AddSingleton(sp => new SourceRegistry(config, SourceProviders.All, sp.GetService<Microsoft.Extensions.Caching.Hybrid.HybridCache>()));
         services.AddSingleton(new QueryCursorCodec(config.Server.CursorSecret));
         services.AddSingleton<NameCompletion>();
         services.AddSingleton<McpServerTool, ListSourcesTool>();

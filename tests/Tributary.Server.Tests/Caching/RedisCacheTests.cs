@@ -6,8 +6,8 @@ using Tributary.Testing;
 
 namespace Tributary.Server.Tests.Caching;
 
-/// <summary>One of several servers on one database file, sharing a Redis as the result cache's second level.</summary>
-public sealed class RedisCachingServer(string databasePath, string redis) : TributaryHttpServer(databasePath, TestPaths.NewTempDirectory())
+/// <summary>One of several servers on one database file (and one HTTP API, when <paramref name="api"/> is given), sharing a Redis as the result cache's second level.</summary>
+public sealed class RedisCachingServer(string databasePath, string redis, Uri? api = null) : TributaryHttpServer(databasePath, TestPaths.NewTempDirectory())
 {
     protected override Task<TributaryConfig> CreateConfigAsync() => FromYaml($$"""
         server:
@@ -20,6 +20,7 @@ public sealed class RedisCachingServer(string databasePath, string redis) : Trib
             cache_ttl: 10m
             writable: true
             tables: { orders: { columns: { note: {} } } }
+        {{(api is null ? "" : $"  api: {{ kind: http, base_url: {api}, allowed_ranges: [127.0.0.1/32], cache_ttl: 10m }}")}}
         """);
 }
 
@@ -53,5 +54,37 @@ public sealed class RedisCacheTests(RedisServer redis) : IClassFixture<RedisServ
         await TopicReading.WaitUntilAsync(
             async () => (await two.CallOkAsync("query", order)).GetProperty("rows")[0][1].GetString() == "changed on the first server",
             "the second server to drop the result the first one's write changed");
+    }
+
+    [Fact]
+    public async Task Servers_sharing_a_redis_serve_each_others_http_answers()
+    {
+        var calls = 0;
+        await using var upstream = LoopbackHttpServer.Start((context, _) =>
+        {
+            var n = Interlocked.Increment(ref calls);
+            return LoopbackHttpServer.AnswerAsync(context, "application/json", System.Text.Encoding.UTF8.GetBytes($$"""{"answer":{{n}}}"""));
+        });
+        var database = DemoDatabase.Copy();
+        var api = new Uri(upstream.BaseAddress, "v1");
+        await using var first = new RedisCachingServer(database, redis.Configuration, api);
+        await using var second = new RedisCachingServer(database, redis.Configuration, api);
+        await first.InitializeAsync();
+        await second.InitializeAsync();
+        await using var one = await first.ConnectAsync();
+        await using var two = await second.ConnectAsync();
+        var tickets = new Dictionary<string, object?> { ["source"] = "api", ["path"] = "/tickets", ["query"] = new { state = "open" } };
+
+        Assert.Equal("miss", ResultCacheTests.Cache(await one.CallOkAsync("fetch", tickets)));
+        using (var connection = await ConnectionMultiplexer.ConnectAsync(redis.Configuration))
+        {
+            var server = connection.GetServer(connection.GetEndPoints()[0]);
+            await TopicReading.WaitUntilAsync(() => Task.FromResult(server.Keys(pattern: "tributary:*http:api:*").Any()), "the first server's answer in Redis");
+        }
+
+        var fromRedis = await two.CallOkAsync("fetch", tickets);
+        Assert.Equal("hit", ResultCacheTests.Cache(fromRedis));
+        Assert.Equal(1, fromRedis.GetProperty("body").GetProperty("answer").GetInt32());
+        Assert.Equal(1, Volatile.Read(ref calls));
     }
 }
