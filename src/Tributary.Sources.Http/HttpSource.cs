@@ -1,4 +1,5 @@
 using System.Text;
+using Microsoft.Extensions.Caching.Hybrid;
 using Tributary.Core;
 using Tributary.Core.Configuration;
 using Tributary.Core.Queries;
@@ -22,7 +23,7 @@ public sealed class HttpSource : IDataSource
     private readonly UpstreamToken? _token;
     private readonly TimeProvider _time;
 
-    internal HttpSource(SourceConfig config, HttpSourceSettings settings, Microsoft.Extensions.Caching.Hybrid.HybridCache? cache, TimeProvider? time = null)
+    internal HttpSource(SourceConfig config, HttpSourceSettings settings, HybridCache? cache, TimeProvider? time = null)
     {
         Name = config.Name;
         Description = config.Description;
@@ -65,8 +66,9 @@ public sealed class HttpSource : IDataSource
     /// <summary>
     /// Calls the API: <see cref="UpstreamCall.Path"/> (relative to the base URL) with its query appended and its JSON body.
     /// A GET goes through the source's cache (fresh answers, and the last good one while the API fails); other methods
-    /// are never cached, and one that succeeds (other than HEAD) drops the source's fresh answers. Anything the guard refuses, a timeout or an unreachable API with nothing cached is a
-    /// <see cref="ToolException"/> that says why, naming no internal address.
+    /// are never cached, and one that succeeds (other than HEAD) drops the source's fresh answers. Anything the guard
+    /// refuses, a timeout or an unreachable API with nothing cached is a <see cref="ToolException"/> that says why,
+    /// naming no internal address.
     /// </summary>
     public async Task<(UpstreamResponse Response, CacheOutcome Cache)> CallAsync(UpstreamCall call, CancellationToken cancellationToken)
     {

@@ -11,8 +11,11 @@ public sealed record UpstreamPolicy
     /// <summary>Address ranges the source may reach although they are private or reserved (such as <c>10.1.0.0/16</c> for an internal API): an explicit choice.</summary>
     public IReadOnlyList<IPNetwork> AllowedRanges { get; init; } = [];
 
+    /// <summary>The default <see cref="MaxResponseBytes"/>: 10 MiB.</summary>
+    public const long DefaultMaxResponseBytes = 10 * 1024 * 1024;
+
     /// <summary>Largest response body read, as it arrives on the wire.</summary>
-    public long MaxResponseBytes { get; init; } = 10 * 1024 * 1024;
+    public long MaxResponseBytes { get; init; } = DefaultMaxResponseBytes;
 
     /// <summary>Largest response body once decompressed (gzip, Brotli, deflate).</summary>
     public long MaxDecompressedBytes { get; init; } = 50 * 1024 * 1024;

@@ -83,7 +83,7 @@ public sealed class QueryResultCache : IDisposable
     {
         ArgumentNullException.ThrowIfNull(config);
         var largest = config.Sources.Select(s => s.Kind == Sources.Http.HttpProvider.KindName
-            ? s.Settings.TryGetValue("max_response_bytes", out var bytes) && long.TryParse(bytes, System.Globalization.CultureInfo.InvariantCulture, out var limit) ? limit : new Sources.Http.UpstreamPolicy().MaxResponseBytes
+            ? s.Settings.TryGetValue("max_response_bytes", out var bytes) && long.TryParse(bytes, System.Globalization.CultureInfo.InvariantCulture, out var limit) ? limit : Sources.Http.UpstreamPolicy.DefaultMaxResponseBytes
             : 2 * s.MaxResultBytes);
         return Math.Min(int.MaxValue, largest.DefaultIfEmpty(2 * SourceConfig.DefaultMaxResultBytes).Max() + (64 * 1024));
     }
