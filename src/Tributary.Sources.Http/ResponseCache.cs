@@ -75,9 +75,15 @@ internal sealed class ResponseCache(string source, CacheOptions options, HybridC
             }
             else
             {
-                var (answer, hit) = await FreshAsync(key, fresh, fetch);
-                if (hit)
+                var (answer, stored) = await FreshAsync(key, fresh, fetch);
+                if (stored is { } at)
                 {
+                    if (!_kept.ContainsKey(url))
+                    {
+                        // Another server fetched it (through the second level): it is this server's last good answer too.
+                        await KeepAsync(url, key, answer, at);
+                    }
+
                     return (answer, CacheOutcome.Hit);
                 }
 
@@ -91,7 +97,7 @@ internal sealed class ResponseCache(string source, CacheOptions options, HybridC
 
         if (response.Status is >= 200 and < 300)
         {
-            await KeepAsync(url, key, response);
+            await KeepAsync(url, key, response, time.GetUtcNow());
         }
         else if (response.Status is 429 or >= 500 && Stale(url) is { } stale)
         {
@@ -123,11 +129,11 @@ internal sealed class ResponseCache(string source, CacheOptions options, HybridC
     }
 
     /// <summary>
-    /// The answer under <paramref name="key"/> if the cache holds one fresh by this server's clock (a hit), else the one
-    /// <paramref name="fetch"/> gets (a good one is kept by the cache; another is handed to every waiting caller without
-    /// being kept).
+    /// The answer under <paramref name="key"/> with the time it was stored if the cache holds one fresh by this server's
+    /// clock (a hit), else the one <paramref name="fetch"/> gets, with no time (a good one is kept by the cache; another is
+    /// handed to every waiting caller without being kept).
     /// </summary>
-    private async Task<(UpstreamResponse Answer, bool Hit)> FreshAsync(string key, TimeSpan fresh, Func<Task<UpstreamResponse>> fetch)
+    private async Task<(UpstreamResponse Answer, DateTimeOffset? Stored)> FreshAsync(string key, TimeSpan fresh, Func<Task<UpstreamResponse>> fetch)
     {
         var cache = Cache;
         var entry = new HybridCacheEntryOptions { Expiration = fresh, LocalCacheExpiration = fresh };
@@ -141,18 +147,18 @@ internal sealed class ResponseCache(string source, CacheOptions options, HybridC
             }
             catch (NotKept e)
             {
-                return (e.Response, false);
+                return (e.Response, null);
             }
 
             if (lookup.Response is { } own)
             {
-                return (own, false);
+                return (own, null);
             }
 
             var (stored, answer) = Decode(payload);
             if (attempt > 0 || time.GetUtcNow() - stored < fresh)
             {
-                return (answer, true);
+                return (answer, stored);
             }
 
             // Older than this server's clock allows (the cache's own clock differs): ask again.
@@ -164,14 +170,14 @@ internal sealed class ResponseCache(string source, CacheOptions options, HybridC
         _kept.TryGetValue(url, out var kept) && time.GetUtcNow() - kept.Stored <= options.StaleIfError ? kept.Response : null;
 
     /// <summary>Keeps <paramref name="response"/> as the last good answer of <paramref name="url"/>, dropping the URL kept longest (and its fresh answer) when over the bound.</summary>
-    private async ValueTask KeepAsync(string url, string? key, UpstreamResponse response)
+    private async ValueTask KeepAsync(string url, string? key, UpstreamResponse response, DateTimeOffset stored)
     {
         if (key is null && options.StaleIfError <= TimeSpan.Zero)
         {
             return;
         }
 
-        _kept[url] = new Kept(response, time.GetUtcNow(), key);
+        _kept[url] = new Kept(response, stored, key);
         while (_kept.Count > options.MaxEntries && _kept.MinBy(k => k.Value.Stored) is { Key: { } oldest })
         {
             if (_kept.TryRemove(oldest, out var dropped) && dropped.Key is { } freshKey)

@@ -1,4 +1,6 @@
 using System.Text;
+using Microsoft.Extensions.Caching.Hybrid;
+using Microsoft.Extensions.DependencyInjection;
 using Tributary.Core;
 using Tributary.Core.Configuration;
 using Tributary.Core.Sources;
@@ -118,6 +120,31 @@ public sealed class ResponseCacheTests
     }
 
     [Fact]
+    public async Task An_answer_another_server_fetched_is_a_hit_here_and_this_servers_stale_answer_when_the_api_then_fails()
+    {
+        await using var upstream = Upstream();
+        var services = new ServiceCollection();
+        services.AddHybridCache();
+        await using var provider = services.BuildServiceProvider();
+        var shared = provider.GetRequiredService<HybridCache>();
+        var clock = new Clock();
+        var url = $"http://127.0.0.1:{upstream.Port}/v1";
+        await using var first = TestSources.Create(url, shared, clock, ("cache_ttl", "60s"), ("retries", "0"));
+        await using var second = TestSources.Create(url, shared, clock, ("cache_ttl", "60s"), ("retries", "0"));
+
+        Assert.Equal(CacheOutcome.Miss, (await first.FetchAsync("/items", [], CancellationToken.None)).Cache);
+        Assert.Equal(CacheOutcome.Hit, (await second.FetchAsync("/items", [], CancellationToken.None)).Cache);
+
+        // Past the TTL the second server asks the API itself; it fails, and the answer the first one fetched is served.
+        clock.Now += TimeSpan.FromSeconds(61);
+        _failing = true;
+        var stale = await second.FetchAsync("/items", [], CancellationToken.None);
+        Assert.Equal((200, CacheOutcome.Stale), Outcome(stale));
+        Assert.Equal("answer 1", Encoding.UTF8.GetString(stale.Response.Body));
+        Assert.Equal(2, Volatile.Read(ref _calls));
+    }
+
+    [Fact]
     public async Task Stale_answers_can_be_turned_off()
     {
         await using var upstream = Upstream();
@@ -126,6 +153,13 @@ public sealed class ResponseCacheTests
         _failing = true;
         var failed = await source.FetchAsync("/items", [], CancellationToken.None);
         Assert.Equal((500, CacheOutcome.Miss), (failed.Response.Status, failed.Cache));
+    }
+
+    private sealed class Clock : TimeProvider
+    {
+        public DateTimeOffset Now { get; set; } = DateTimeOffset.UtcNow;
+
+        public override DateTimeOffset GetUtcNow() => Now;
     }
 
     private static (int Status, CacheOutcome Cache) Outcome((UpstreamResponse Response, CacheOutcome Cache) answer) => (answer.Response.Status, answer.Cache);
