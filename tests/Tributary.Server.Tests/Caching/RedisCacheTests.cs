@@ -39,12 +39,7 @@ public sealed class RedisCacheTests(RedisServer redis) : IClassFixture<RedisServ
         var order = new Dictionary<string, object?> { ["source"] = "shop", ["sql"] = "SELECT id, note FROM orders WHERE id = 40", ["max_rows"] = 1 };
 
         Assert.Equal("miss", ResultCacheTests.Cache(await one.CallOkAsync("query", order)));
-        // The first server writes its result to Redis in the background.
-        using (var connection = await ConnectionMultiplexer.ConnectAsync(redis.Configuration))
-        {
-            var server = connection.GetServer(connection.GetEndPoints()[0]);
-            await TopicReading.WaitUntilAsync(() => Task.FromResult(server.Keys(pattern: "tributary:*query:shop:*").Any()), "the first server's result in Redis");
-        }
+        await InRedisAsync("tributary:*query:shop:*");
 
         var fromRedis = await two.CallOkAsync("query", order);
         Assert.Equal("hit", ResultCacheTests.Cache(fromRedis));
@@ -76,15 +71,19 @@ public sealed class RedisCacheTests(RedisServer redis) : IClassFixture<RedisServ
         var tickets = new Dictionary<string, object?> { ["source"] = "api", ["path"] = "/tickets", ["query"] = new { state = "open" } };
 
         Assert.Equal("miss", ResultCacheTests.Cache(await one.CallOkAsync("fetch", tickets)));
-        using (var connection = await ConnectionMultiplexer.ConnectAsync(redis.Configuration))
-        {
-            var server = connection.GetServer(connection.GetEndPoints()[0]);
-            await TopicReading.WaitUntilAsync(() => Task.FromResult(server.Keys(pattern: "tributary:*http:api:*").Any()), "the first server's answer in Redis");
-        }
+        await InRedisAsync("tributary:*http:api:*");
 
         var fromRedis = await two.CallOkAsync("fetch", tickets);
         Assert.Equal("hit", ResultCacheTests.Cache(fromRedis));
         Assert.Equal(1, fromRedis.GetProperty("body").GetProperty("answer").GetInt32());
         Assert.Equal(1, Volatile.Read(ref calls));
+    }
+
+    /// <summary>Waits until Redis holds a key matching <paramref name="pattern"/>: the first server writes what it keeps to Redis in the background.</summary>
+    private async Task InRedisAsync(string pattern)
+    {
+        using var connection = await ConnectionMultiplexer.ConnectAsync(redis.Configuration);
+        var server = connection.GetServer(connection.GetEndPoints()[0]);
+        await TopicReading.WaitUntilAsync(() => Task.FromResult(server.Keys(pattern: pattern).Any()), $"a key {pattern} in Redis");
     }
 }
