@@ -61,12 +61,12 @@ public sealed class QueryResultCache : IDisposable
         _bySource = config.Sources.ToDictionary(s => s.Name, s => new SourceCache(ResultCacheSettings.Read(s, new ConfigErrors())), StringComparer.Ordinal);
         if (_cache is not null && config.Server.Redis is { } redis)
         {
-            _peers = Peers(redis);
+            _peers = Peers(redis, services.GetService<Microsoft.Extensions.Logging.ILoggerFactory>()?.CreateLogger(typeof(QueryResultCache).FullName!) ?? Microsoft.Extensions.Logging.Abstractions.NullLogger.Instance);
         }
     }
 
     [System.Runtime.CompilerServices.MethodImpl(System.Runtime.CompilerServices.MethodImplOptions.NoInlining)]
-    private CachePeers Peers(string redis) => new(redis, (source, tables) => _ = DropAsync(source, tables).AsTask());
+    private CachePeers Peers(string redis, Microsoft.Extensions.Logging.ILogger logger) => new(redis, (source, tables) => _ = DropAsync(source, tables).AsTask(), logger);
 
     /// <summary>True when some source or read tool of <paramref name="config"/> caches results.</summary>
     public static bool IsUsed(TributaryConfig config)

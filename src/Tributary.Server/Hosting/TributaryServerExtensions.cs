@@ -189,5 +189,11 @@ public static class TributaryServerExtensions
     /// <summary>Redis as the result cache's second level; apart, so a server without Redis never loads its client.</summary>
     [System.Runtime.CompilerServices.MethodImpl(System.Runtime.CompilerServices.MethodImplOptions.NoInlining)]
     private static void AddRedisCache(IServiceCollection services, string redis) =>
-        services.AddStackExchangeRedisCache(options => (options.Configuration, options.InstanceName) = (redis, "tributary:"));
+        services.AddSingleton<Microsoft.Extensions.Caching.Distributed.IDistributedCache>(sp => new Caching.SecondLevelCache(
+            new Microsoft.Extensions.Caching.StackExchangeRedis.RedisCache(Microsoft.Extensions.Options.Options.Create(new Microsoft.Extensions.Caching.StackExchangeRedis.RedisCacheOptions
+            {
+                ConfigurationOptions = Caching.CachePeers.Options(redis),
+                InstanceName = "tributary:",
+            })),
+            sp.GetRequiredService<Microsoft.Extensions.Logging.ILoggerFactory>().CreateLogger(typeof(Caching.SecondLevelCache).FullName!)));
 }

@@ -79,6 +79,24 @@ public sealed class RedisCacheTests(RedisServer redis) : IClassFixture<RedisServ
         Assert.Equal(1, Volatile.Read(ref calls));
     }
 
+    [Fact]
+    public async Task A_server_whose_redis_cannot_be_reached_starts_and_caches_in_its_own_memory()
+    {
+        // Nothing listens there: the server must neither fail to start nor fail its calls.
+        await using var server = new RedisCachingServer(DemoDatabase.Copy(), $"127.0.0.1:{TestPaths.FreePort()}");
+        await server.InitializeAsync();
+        await using var client = await server.ConnectAsync();
+        var order = new Dictionary<string, object?> { ["source"] = "shop", ["sql"] = "SELECT id, note FROM orders WHERE id = 41", ["max_rows"] = 1 };
+        Assert.Equal("miss", ResultCacheTests.Cache(await client.CallOkAsync("query", order)));
+        Assert.Equal("hit", ResultCacheTests.Cache(await client.CallOkAsync("query", order)));
+
+        // A write still drops the result (the other servers cannot be told, and nothing fails for it).
+        await client.CallOkAsync("update_rows", new() { ["source"] = "shop", ["table"] = "orders", ["key"] = new { id = 41 }, ["set"] = new { note = "changed while Redis is down" } });
+        var after = await client.CallOkAsync("query", order);
+        Assert.Equal("miss", ResultCacheTests.Cache(after));
+        Assert.Equal("changed while Redis is down", after.GetProperty("rows")[0][1].GetString());
+    }
+
     /// <summary>Waits until Redis holds a key matching <paramref name="pattern"/>: the first server writes what it keeps to Redis in the background.</summary>
     private async Task InRedisAsync(string pattern)
     {
