@@ -67,7 +67,7 @@ public sealed class HttpProvider : ISourceProvider
     {
         ArgumentNullException.ThrowIfNull(source);
         var errors = new ConfigErrors();
-        return new HttpSource(source, Read(source, context, errors) ?? throw new ConfigException(errors.All), context.Cache);
+        return new HttpSource(source, Read(source, context, errors) ?? throw new ConfigException(errors.All), context.Cache, context.Changed);
     }
 
     /// <summary>The source's settings, or null with the problems in <paramref name="errors"/>.</summary>

@@ -22,8 +22,9 @@ public sealed class HttpSource : IDataSource
     private readonly ResponseCache _cache;
     private readonly UpstreamToken? _token;
     private readonly TimeProvider _time;
+    private readonly Func<string, ValueTask>? _changed;
 
-    internal HttpSource(SourceConfig config, HttpSourceSettings settings, HybridCache? cache, TimeProvider? time = null)
+    internal HttpSource(SourceConfig config, HttpSourceSettings settings, HybridCache? cache, Func<string, ValueTask>? changed = null, TimeProvider? time = null)
     {
         Name = config.Name;
         Description = config.Description;
@@ -32,6 +33,7 @@ public sealed class HttpSource : IDataSource
         _upstream = new ResilientUpstream(_client, config.Name, settings.Resilience);
         _time = time ?? TimeProvider.System;
         _cache = new ResponseCache(config.Name, settings.Cache, cache, _time);
+        _changed = changed;
         _token = settings.OAuth is { } oauth ? new UpstreamToken(oauth, config.Name) : null;
     }
 
@@ -101,8 +103,12 @@ public sealed class HttpSource : IDataSource
                 : (await SendAsync(call.Method, target, call.JsonBody, cancellationToken), CacheOutcome.Miss);
             if (call.Method != HttpMethod.Get && call.Method != HttpMethod.Head && answer.Item1.Status is >= 200 and < 300)
             {
-                // The call changed something at the API: GETs answered before it are asked again.
+                // The call changed something at the API: GETs answered before it are asked again, here and on the other servers.
                 await _cache.ForgetFreshAsync();
+                if (_changed is not null)
+                {
+                    await _changed(Name);
+                }
             }
 
             HttpSourceMetrics.Answered(Name, answer.Item2);
@@ -178,6 +184,7 @@ public sealed class HttpSource : IDataSource
     {
         _client.Dispose();
         _token?.Dispose();
+        _cache.Dispose();
         return ValueTask.CompletedTask;
     }
 

@@ -3,6 +3,7 @@ using System.Security.Cryptography;
 using System.Text;
 using Microsoft.Extensions.Caching.Hybrid;
 using Microsoft.Extensions.DependencyInjection;
+using Tributary.Core.Configuration;
 
 namespace Tributary.Sources.Http;
 
@@ -40,23 +41,26 @@ public enum CacheOutcome
 /// <see cref="CacheOptions.StaleIfError"/>, marked <see cref="CacheOutcome.Stale"/>. At most
 /// <see cref="CacheOptions.MaxEntries"/> URLs are kept; the one kept longest goes first, from both.
 /// </summary>
-internal sealed class ResponseCache(string source, CacheOptions options, HybridCache? shared, TimeProvider time)
+internal sealed class ResponseCache(string source, CacheOptions options, HybridCache? shared, TimeProvider time) : IDisposable
 {
     /// <summary>For a source created outside a server that has a result cache: its own, in memory only.</summary>
-    private readonly Lazy<HybridCache> _own = new(() =>
+    private readonly Lazy<ServiceProvider> _own = new(() =>
     {
         var services = new ServiceCollection();
         services.AddHybridCache(o => o.MaximumPayloadBytes = HttpProvider.MaxResponseBytesLimit + (64 * 1024));
-        return services.BuildServiceProvider().GetRequiredService<HybridCache>();
+        return services.BuildServiceProvider();
     });
 
     private readonly ConcurrentDictionary<string, Kept> _kept = new(StringComparer.Ordinal);
     private readonly ConcurrentDictionary<string, Lazy<Task<UpstreamResponse>>> _inFlight = new(StringComparer.Ordinal);
 
-    private HybridCache Cache => shared ?? _own.Value;
+    /// <summary>Changes made through the source so far: an answer fetched while the count moved may predate the change, so it is not kept fresh.</summary>
+    private long _changes;
 
-    /// <summary>The tag of all of this source's fresh answers.</summary>
-    private string Tag => $"tributary:http:{source}";
+    private HybridCache Cache => shared ?? _own.Value.GetRequiredService<HybridCache>();
+
+    /// <summary>The tag of all of this source's fresh answers: the one any change of the source drops (<see cref="ResultCacheSettings.AnyChangeTag"/>), so the server can drop them on its peers too.</summary>
+    private string Tag => ResultCacheSettings.AnyChangeTag(source);
 
     /// <summary>
     /// The answer for <paramref name="url"/>: cached while fresh (for <paramref name="ttl"/>, a tool's own, or the
@@ -78,7 +82,7 @@ internal sealed class ResponseCache(string source, CacheOptions options, HybridC
                 var (answer, stored) = await FreshAsync(key, fresh, fetch);
                 if (stored is { } at)
                 {
-                    if (!_kept.ContainsKey(url))
+                    if (!_kept.TryGetValue(url, out var kept) || kept.Stored < at)
                     {
                         // Another server fetched it (through the second level): it is this server's last good answer too.
                         await KeepAsync(url, key, answer, at);
@@ -111,8 +115,20 @@ internal sealed class ResponseCache(string source, CacheOptions options, HybridC
     /// Drops this source's fresh answers (a call through Tributary changed something at the API); the last good answers
     /// stay for stale-if-error.
     /// </summary>
-    public ValueTask ForgetFreshAsync() =>
-        shared is not null ? shared.RemoveByTagAsync(Tag) : _own.IsValueCreated ? _own.Value.RemoveByTagAsync(Tag) : ValueTask.CompletedTask;
+    public ValueTask ForgetFreshAsync()
+    {
+        Interlocked.Increment(ref _changes);
+        return shared is not null || _own.IsValueCreated ? Cache.RemoveByTagAsync(Tag) : ValueTask.CompletedTask;
+    }
+
+    /// <inheritdoc />
+    public void Dispose()
+    {
+        if (_own.IsValueCreated)
+        {
+            _own.Value.Dispose();
+        }
+    }
 
     /// <summary>One upstream call for concurrent identical GETs when nothing is kept fresh.</summary>
     private async Task<UpstreamResponse> OnceAsync(string url, Func<Task<UpstreamResponse>> fetch)
@@ -139,6 +155,7 @@ internal sealed class ResponseCache(string source, CacheOptions options, HybridC
         var entry = new HybridCacheEntryOptions { Expiration = fresh, LocalCacheExpiration = fresh };
         for (var attempt = 0; ; attempt++)
         {
+            var changes = Interlocked.Read(ref _changes);
             var lookup = new Lookup(fetch, time);
             byte[] payload;
             try
@@ -152,16 +169,21 @@ internal sealed class ResponseCache(string source, CacheOptions options, HybridC
 
             if (lookup.Response is { } own)
             {
+                if (Interlocked.Read(ref _changes) != changes)
+                {
+                    // A change went through the source while this answer was on its way: it may predate the change.
+                    await cache.RemoveAsync(key, CancellationToken.None);
+                }
+
                 return (own, null);
             }
 
-            var (stored, answer) = Decode(payload);
-            if (attempt > 0 || time.GetUtcNow() - stored < fresh)
+            if (Decode(payload) is { } cached && (attempt > 0 || time.GetUtcNow() - cached.Stored < fresh))
             {
-                return (answer, stored);
+                return (cached.Response, cached.Stored);
             }
 
-            // Older than this server's clock allows (the cache's own clock differs): ask again.
+            // Unreadable (another version's format), or older than this server's clock allows (another server's clock differs): ask again.
             await cache.RemoveAsync(key, CancellationToken.None);
         }
     }
@@ -177,8 +199,8 @@ internal sealed class ResponseCache(string source, CacheOptions options, HybridC
             return;
         }
 
-        _kept[url] = new Kept(response, stored, key);
-        while (_kept.Count > options.MaxEntries && _kept.MinBy(k => k.Value.Stored) is { Key: { } oldest })
+        _kept[url] = new Kept(response, stored, time.GetUtcNow(), key);
+        while (_kept.Count > options.MaxEntries && _kept.MinBy(k => k.Value.KeptAt) is { Key: { } oldest })
         {
             if (_kept.TryRemove(oldest, out var dropped) && dropped.Key is { } freshKey)
             {
@@ -189,7 +211,7 @@ internal sealed class ResponseCache(string source, CacheOptions options, HybridC
 
     /// <summary>The cache key: the source, how long the answer stays fresh (a tool's cache_ttl may differ from the source's), and the URL's SHA-256 (URLs can be longer than a key may be).</summary>
     private string Key(string url, TimeSpan fresh) =>
-        $"{Tag}:{(long)fresh.TotalMilliseconds}:{Convert.ToHexStringLower(SHA256.HashData(Encoding.UTF8.GetBytes(url)))}";
+        $"tributary:http:{source}:{(long)fresh.TotalMilliseconds}:{Convert.ToHexStringLower(SHA256.HashData(Encoding.UTF8.GetBytes(url)))}";
 
     /// <summary>An answer as the cache holds it: when it was stored, its status, content type, final URL and body.</summary>
     private static byte[] Encode(DateTimeOffset stored, UpstreamResponse response)
@@ -209,23 +231,33 @@ internal sealed class ResponseCache(string source, CacheOptions options, HybridC
         return buffer.ToArray();
     }
 
-    private static (DateTimeOffset Stored, UpstreamResponse Response) Decode(byte[] payload)
+    /// <summary>The answer in <paramref name="payload"/>, or null when it cannot be read (another format, or damaged).</summary>
+    private static (DateTimeOffset Stored, UpstreamResponse Response)? Decode(byte[] payload)
     {
-        using var reader = new BinaryReader(new MemoryStream(payload), Encoding.UTF8);
-        if (reader.ReadByte() != 1)
+        try
         {
-            throw new InvalidDataException("a cached HTTP answer of another format");
-        }
+            using var reader = new BinaryReader(new MemoryStream(payload), Encoding.UTF8);
+            if (reader.ReadByte() != 1)
+            {
+                return null;
+            }
 
-        var stored = DateTimeOffset.FromUnixTimeMilliseconds(reader.ReadInt64());
-        var status = reader.ReadInt32();
-        var contentType = reader.ReadString();
-        var url = new Uri(reader.ReadString());
-        var body = reader.ReadBytes(reader.ReadInt32());
-        return (stored, new UpstreamResponse(status, contentType.Length == 0 ? null : contentType, body, url));
+            var stored = DateTimeOffset.FromUnixTimeMilliseconds(reader.ReadInt64());
+            var status = reader.ReadInt32();
+            var contentType = reader.ReadString();
+            var url = new Uri(reader.ReadString());
+            var length = reader.ReadInt32();
+            var body = reader.ReadBytes(length);
+            return body.Length == length ? (stored, new UpstreamResponse(status, contentType.Length == 0 ? null : contentType, body, url)) : null;
+        }
+        catch (Exception e) when (e is IOException or UriFormatException or ArgumentException or FormatException)
+        {
+            return null;
+        }
     }
 
-    private sealed record Kept(UpstreamResponse Response, DateTimeOffset Stored, string? Key);
+    /// <summary>A URL's last good answer: when it was fetched (for stale-if-error), when this server kept it (for the bound), and its fresh entry's key.</summary>
+    private sealed record Kept(UpstreamResponse Response, DateTimeOffset Stored, DateTimeOffset KeptAt, string? Key);
 
     /// <summary>One caller's run of the upstream call on a miss; <see cref="Response"/> is set for the caller that ran it.</summary>
     private sealed class Lookup(Func<Task<UpstreamResponse>> fetch, TimeProvider time)

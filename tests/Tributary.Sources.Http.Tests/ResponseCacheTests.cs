@@ -56,6 +56,42 @@ public sealed class ResponseCacheTests
     }
 
     [Fact]
+    public async Task An_answer_fetched_while_a_change_went_through_is_not_kept_fresh()
+    {
+        var state = 0;
+        using var getting = new SemaphoreSlim(0);
+        using var changed = new SemaphoreSlim(0);
+        await using var upstream = LoopbackHttpServer.Start(async (context, stop) =>
+        {
+            if (context.Request.HttpMethod == "POST")
+            {
+                Interlocked.Increment(ref state);
+                await LoopbackHttpServer.AnswerAsync(context, "text/plain", "done"u8.ToArray());
+                return;
+            }
+
+            // The GET reads the state before the change, and answers after it.
+            var seen = Volatile.Read(ref state);
+            getting.Release();
+            await changed.WaitAsync(stop);
+            await LoopbackHttpServer.AnswerAsync(context, "text/plain", Encoding.UTF8.GetBytes($"state {seen}"));
+        });
+        await using var source = Source(upstream, ("cache_ttl", "60s"), ("retries", "0"));
+
+        var slow = source.FetchAsync("/items", [], CancellationToken.None);
+        await getting.WaitAsync(TimeSpan.FromSeconds(10));
+        Assert.Equal(200, (await source.CallAsync(new UpstreamCall(HttpMethod.Post, "/items", [], "{}"u8.ToArray()), CancellationToken.None)).Response.Status);
+        changed.Release();
+        Assert.Equal("state 0", Encoding.UTF8.GetString((await slow).Response.Body));
+
+        // The next GET asks again and sees the change.
+        changed.Release();
+        var after = await source.FetchAsync("/items", [], CancellationToken.None);
+        Assert.Equal((200, CacheOutcome.Miss), Outcome(after));
+        Assert.Equal("state 1", Encoding.UTF8.GetString(after.Response.Body));
+    }
+
+    [Fact]
     public async Task A_call_with_its_own_ttl_keeps_its_answer_apart_from_the_sources()
     {
         await using var upstream = Upstream();

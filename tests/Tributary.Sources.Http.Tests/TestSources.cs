@@ -16,7 +16,7 @@ internal static class TestSources
     {
         var config = Config(baseUrl, settings);
         var errors = new ConfigErrors();
-        return new HttpSource(config, HttpProvider.Read(config, new SourceContext("/"), errors) ?? throw new ConfigException(errors.All), cache, time);
+        return new HttpSource(config, HttpProvider.Read(config, new SourceContext("/"), errors) ?? throw new ConfigException(errors.All), cache, time: time);
     }
 
     private static SourceConfig Config(string baseUrl, (string Key, string Value)[] settings)

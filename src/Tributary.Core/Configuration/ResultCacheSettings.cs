@@ -21,6 +21,12 @@ public sealed record ResultCacheSettings
         ["cache_max_entries"] = "most query results kept for the source; the least recently used go first (default 1000)",
     };
 
+    /// <summary>
+    /// The tag of a source's cached results that any change of the source drops: results whose tables are unknown, and
+    /// an HTTP API's answers (servers sharing <c>server.redis</c> tell each other of such changes).
+    /// </summary>
+    public static string AnyChangeTag(string source) => $"{source}:(unknown)";
+
     /// <summary>How long a result is served without running the query again; default zero: no caching.</summary>
     public TimeSpan Ttl { get; init; } = TimeSpan.Zero;
 

@@ -35,6 +35,12 @@ public sealed record SourceContext(string BaseDirectory)
     /// </summary>
     public HybridCache? Cache { get; init; }
 
+    /// <summary>
+    /// Tells the server that a source's data changed through a call Tributary made (a POST to an API): the server drops
+    /// what it cached of that source, and tells the servers sharing <c>server.redis</c> to. Null outside a server.
+    /// </summary>
+    public Func<string, ValueTask>? Changed { get; init; }
+
     /// <summary>Resolves a configured path against <see cref="BaseDirectory"/>.</summary>
     public string ResolvePath(string path) => System.IO.Path.GetFullPath(path, BaseDirectory);
 }

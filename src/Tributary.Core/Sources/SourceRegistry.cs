@@ -9,12 +9,15 @@ public sealed class SourceRegistry : IAsyncDisposable
     private readonly Dictionary<string, IDataSource> _byName;
     private readonly Dictionary<string, SourceConfig> _configs;
 
-    /// <summary>Creates every configured source through its provider; <paramref name="cache"/> is the server's result cache, if it has one.</summary>
-    public SourceRegistry(TributaryConfig config, IEnumerable<ISourceProvider> providers, HybridCache? cache = null)
+    /// <summary>
+    /// Creates every configured source through its provider; <paramref name="cache"/> is the server's result cache, if it
+    /// has one, and <paramref name="changed"/> what a source calls when its data changed through it (<see cref="SourceContext.Changed"/>).
+    /// </summary>
+    public SourceRegistry(TributaryConfig config, IEnumerable<ISourceProvider> providers, HybridCache? cache = null, Func<string, ValueTask>? changed = null)
     {
         ArgumentNullException.ThrowIfNull(config);
         var byKind = providers.ToDictionary(p => p.Kind, StringComparer.Ordinal);
-        var context = new SourceContext(config.BaseDirectory) { Cache = cache };
+        var context = new SourceContext(config.BaseDirectory) { Cache = cache, Changed = changed };
         All = config.Sources.Select(s => byKind[s.Kind].Create(s, context)).ToArray();
         _byName = All.ToDictionary(s => s.Name, StringComparer.Ordinal);
         _configs = config.Sources.ToDictionary(s => s.Name, StringComparer.Ordinal);

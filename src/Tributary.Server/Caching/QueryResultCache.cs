@@ -33,11 +33,8 @@ internal sealed record QueryPage(string Tool, string Source, QueryRequest Reques
 /// <c>server.redis</c> share results through it, and tell each other which tables changed: HybridCache has no
 /// channel of its own to drop the copies in the other servers' memory.
 /// </summary>
-public sealed class QueryResultCache : IDisposable
+public sealed class QueryResultCache
 {
-    /// <summary>The tag of results whose tables could not be determined: any change of the source drops them.</summary>
-    private const string UnknownTables = "(unknown)";
-
     /// <summary>Most statements whose tables are remembered per source.</summary>
     private const int MaxRememberedStatements = 1024;
 
@@ -59,14 +56,17 @@ public sealed class QueryResultCache : IDisposable
         _metrics = metrics;
         _cache = IsUsed(config) ? services.GetRequiredService<HybridCache>() : null;
         _bySource = config.Sources.ToDictionary(s => s.Name, s => new SourceCache(ResultCacheSettings.Read(s, new ConfigErrors())), StringComparer.Ordinal);
-        if (_cache is not null && config.Server.Redis is { } redis)
+        if (_cache is not null && config.Server.Redis is not null)
         {
-            _peers = Peers(redis, services.GetService<Microsoft.Extensions.Logging.ILoggerFactory>()?.CreateLogger(typeof(QueryResultCache).FullName!) ?? Microsoft.Extensions.Logging.Abstractions.NullLogger.Instance);
+            _peers = Peers(services);
         }
     }
 
     [System.Runtime.CompilerServices.MethodImpl(System.Runtime.CompilerServices.MethodImplOptions.NoInlining)]
-    private CachePeers Peers(string redis, Microsoft.Extensions.Logging.ILogger logger) => new(redis, (source, tables) => _ = DropAsync(source, tables).AsTask(), logger);
+    private CachePeers Peers(IServiceProvider services) => new(
+        services.GetRequiredService<RedisConnection>(),
+        (source, tables) => _ = DropAsync(source, tables).AsTask(),
+        services.GetRequiredService<Microsoft.Extensions.Logging.ILoggerFactory>().CreateLogger(typeof(CachePeers).FullName!));
 
     /// <summary>True when some source or read tool of <paramref name="config"/> caches results.</summary>
     public static bool IsUsed(TributaryConfig config)
@@ -77,13 +77,14 @@ public sealed class QueryResultCache : IDisposable
 
     /// <summary>
     /// HybridCache's bound on one entry: a page may pass the source's <c>max_result_bytes</c> by its last row (and its
-    /// cursor), so twice the largest bound is kept; an HTTP API's answer may be as large as its <c>max_response_bytes</c>.
+    /// cursor), so twice the largest bound is kept; an HTTP API's answer, decompressed, may be five times its
+    /// <c>max_response_bytes</c>.
     /// </summary>
     public static long MaxPayloadBytes(TributaryConfig config)
     {
         ArgumentNullException.ThrowIfNull(config);
         var largest = config.Sources.Select(s => s.Kind == Sources.Http.HttpProvider.KindName
-            ? s.Settings.TryGetValue("max_response_bytes", out var bytes) && long.TryParse(bytes, System.Globalization.CultureInfo.InvariantCulture, out var limit) ? limit : Sources.Http.UpstreamPolicy.DefaultMaxResponseBytes
+            ? s.Settings.TryGetValue("max_response_bytes", out var bytes) && long.TryParse(bytes, System.Globalization.CultureInfo.InvariantCulture, out var limit) ? 5 * limit : 5 * Sources.Http.UpstreamPolicy.DefaultMaxResponseBytes
             : 2 * s.MaxResultBytes);
         return Math.Min(int.MaxValue, largest.DefaultIfEmpty(2 * SourceConfig.DefaultMaxResultBytes).Max() + (64 * 1024));
     }
@@ -145,7 +146,7 @@ public sealed class QueryResultCache : IDisposable
         }
 
         state.Changed();
-        var tags = new HashSet<string>(StringComparer.Ordinal) { Tag(source, UnknownTables) };
+        var tags = new HashSet<string>(StringComparer.Ordinal) { ResultCacheSettings.AnyChangeTag(source) };
         foreach (var table in tables.Select(t => t.ToLowerInvariant()))
         {
             tags.Add(Tag(source, table));
@@ -157,8 +158,6 @@ public sealed class QueryResultCache : IDisposable
 
     private static string Tag(string source, string table) => $"{source}:{table}";
 
-    /// <inheritdoc />
-    public void Dispose() => _peers?.Dispose();
 
     /// <summary>
     /// The cache key: SHA-256 of everything a result depends on. Results do not differ by caller beyond what the caller
@@ -258,7 +257,7 @@ public sealed class QueryResultCache : IDisposable
         public void Changed() => Interlocked.Increment(ref _generation);
 
         /// <summary>
-        /// The tags of a statement's results: the source, and each table it reads (or <see cref="UnknownTables"/>).
+        /// The tags of a statement's results: the source, and each table it reads (or, when they cannot be told, <see cref="ResultCacheSettings.AnyChangeTag"/>).
         /// Learned once per statement; a view redefined while the server runs keeps the tables it had.
         /// </summary>
         public async ValueTask<string[]> TagsAsync(IDataSource source, QueryRequest request, CancellationToken cancellationToken)
@@ -270,7 +269,7 @@ public sealed class QueryResultCache : IDisposable
             }
 
             var tables = source is ITableReads reads ? await reads.TablesReadAsync(request, cancellationToken) : null;
-            string[] tags = [source.Name, .. (tables ?? [UnknownTables]).Select(t => Tag(source.Name, t))];
+            string[] tags = [source.Name, .. tables?.Select(t => Tag(source.Name, t)) ?? [ResultCacheSettings.AnyChangeTag(source.Name)]];
             if (_tags.Count >= MaxRememberedStatements)
             {
                 _tags.Clear();

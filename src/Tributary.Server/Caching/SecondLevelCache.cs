@@ -7,10 +7,11 @@ namespace Tributary.Server.Caching;
 /// <summary>
 /// The result cache's second level (Redis) as HybridCache sees it, with its failures turned into misses and no-ops: a
 /// second level that cannot be reached makes the cache run on memory alone, and never fails a call (a write that has
-/// committed must not report an error because its cached results could not be dropped in Redis). One warning per 30 s
-/// while it fails.
+/// committed must not report an error because its cached results could not be dropped in Redis). While
+/// <paramref name="available"/> says no, it is not asked at all (its first command would wait for the connection); when
+/// it fails, one warning per 30 s.
 /// </summary>
-internal sealed partial class SecondLevelCache(IBufferDistributedCache inner, ILogger logger) : IBufferDistributedCache, IDisposable
+internal sealed partial class SecondLevelCache(IBufferDistributedCache inner, Func<bool> available, ILogger logger) : IBufferDistributedCache, IDisposable
 {
     private static readonly long WarnEvery = (long)TimeSpan.FromSeconds(30).TotalMilliseconds;
     private long _lastWarned = long.MinValue / 2;
@@ -21,6 +22,11 @@ internal sealed partial class SecondLevelCache(IBufferDistributedCache inner, IL
     /// <inheritdoc />
     public async ValueTask<bool> TryGetAsync(string key, IBufferWriter<byte> destination, CancellationToken token = default)
     {
+        if (!available())
+        {
+            return false;
+        }
+
         try
         {
             return await inner.TryGetAsync(key, destination, token);
@@ -37,6 +43,11 @@ internal sealed partial class SecondLevelCache(IBufferDistributedCache inner, IL
     /// <inheritdoc />
     public async ValueTask SetAsync(string key, ReadOnlySequence<byte> value, DistributedCacheEntryOptions options, CancellationToken token = default)
     {
+        if (!available())
+        {
+            return;
+        }
+
         try
         {
             await inner.SetAsync(key, value, options, token);
@@ -52,6 +63,11 @@ internal sealed partial class SecondLevelCache(IBufferDistributedCache inner, IL
     /// <inheritdoc />
     public async Task<byte[]?> GetAsync(string key, CancellationToken token = default)
     {
+        if (!available())
+        {
+            return null;
+        }
+
         try
         {
             return await inner.GetAsync(key, token);
@@ -86,6 +102,11 @@ internal sealed partial class SecondLevelCache(IBufferDistributedCache inner, IL
 
     private async Task QuietlyAsync(Func<Task> operation, CancellationToken token)
     {
+        if (!available())
+        {
+            return;
+        }
+
         try
         {
             await operation();
@@ -97,6 +118,11 @@ internal sealed partial class SecondLevelCache(IBufferDistributedCache inner, IL
 
     private T Try<T>(Func<T> operation, T failed)
     {
+        if (!available())
+        {
+            return failed;
+        }
+
         try
         {
             return operation();
@@ -109,6 +135,11 @@ internal sealed partial class SecondLevelCache(IBufferDistributedCache inner, IL
 
     private void Try(Action operation)
     {
+        if (!available())
+        {
+            return;
+        }
+
         try
         {
             operation();

@@ -43,7 +43,11 @@ public static class TributaryServerExtensions
     {
         ArgumentNullException.ThrowIfNull(config);
         services.AddSingleton(config);
-        services.AddSingleton(sp => new SourceRegistry(config, SourceProviders.All, sp.GetService<Microsoft.Extensions.Caching.Hybrid.HybridCache>()));
+        services.AddSingleton(sp => new SourceRegistry(
+            config,
+            SourceProviders.All,
+            sp.GetService<Microsoft.Extensions.Caching.Hybrid.HybridCache>(),
+            source => sp.GetRequiredService<Caching.QueryResultCache>().TablesChangedAsync(source, [])));
         services.AddSingleton(new QueryCursorCodec(config.Server.CursorSecret));
         services.AddSingleton<NameCompletion>();
         services.AddSingleton<McpServerTool, ListSourcesTool>();
@@ -188,12 +192,20 @@ public static class TributaryServerExtensions
 
     /// <summary>Redis as the result cache's second level; apart, so a server without Redis never loads its client.</summary>
     [System.Runtime.CompilerServices.MethodImpl(System.Runtime.CompilerServices.MethodImplOptions.NoInlining)]
-    private static void AddRedisCache(IServiceCollection services, string redis) =>
-        services.AddSingleton<Microsoft.Extensions.Caching.Distributed.IDistributedCache>(sp => new Caching.SecondLevelCache(
-            new Microsoft.Extensions.Caching.StackExchangeRedis.RedisCache(Microsoft.Extensions.Options.Options.Create(new Microsoft.Extensions.Caching.StackExchangeRedis.RedisCacheOptions
+    private static void AddRedisCache(IServiceCollection services, string redis)
+    {
+        services.AddSingleton(sp => new Caching.RedisConnection(redis, Logger<Caching.RedisConnection>(sp)));
+        services.AddSingleton<Microsoft.Extensions.Caching.Distributed.IDistributedCache>(sp =>
+        {
+            var connection = sp.GetRequiredService<Caching.RedisConnection>();
+            var redisCache = new Microsoft.Extensions.Caching.StackExchangeRedis.RedisCache(Microsoft.Extensions.Options.Options.Create(new Microsoft.Extensions.Caching.StackExchangeRedis.RedisCacheOptions
             {
-                ConfigurationOptions = Caching.CachePeers.Options(redis),
+                ConnectionMultiplexerFactory = async () => await connection.Connected,
                 InstanceName = "tributary:",
-            })),
-            sp.GetRequiredService<Microsoft.Extensions.Logging.ILoggerFactory>().CreateLogger(typeof(Caching.SecondLevelCache).FullName!)));
+            }));
+            return new Caching.SecondLevelCache(redisCache, () => connection.IsAvailable, Logger<Caching.SecondLevelCache>(sp));
+        });
+
+        static Microsoft.Extensions.Logging.ILogger Logger<T>(IServiceProvider sp) => sp.GetRequiredService<Microsoft.Extensions.Logging.ILoggerFactory>().CreateLogger(typeof(T).FullName!);
+    }
 }

@@ -21,6 +21,7 @@ public sealed class RedisCachingServer(string databasePath, string redis, Uri? a
             writable: true
             tables: { orders: { columns: { note: {} } } }
         {{(api is null ? "" : $"  api: {{ kind: http, base_url: {api}, allowed_ranges: [127.0.0.1/32], cache_ttl: 10m }}")}}
+        {{(api is null ? "" : "tools:\n  add_ticket: { source: api, method: POST, path: /tickets, body: [title], parameters: { title: { type: string, required: true } } }")}}
         """);
 }
 
@@ -77,6 +78,12 @@ public sealed class RedisCacheTests(RedisServer redis) : IClassFixture<RedisServ
         Assert.Equal("hit", ResultCacheTests.Cache(fromRedis));
         Assert.Equal(1, fromRedis.GetProperty("body").GetProperty("answer").GetInt32());
         Assert.Equal(1, Volatile.Read(ref calls));
+
+        // A change through the first server: the second one is told, and asks the API again.
+        await one.CallOkAsync("add_ticket", new() { ["title"] = "Printer on fire" });
+        await TopicReading.WaitUntilAsync(
+            async () => (await two.CallOkAsync("fetch", tickets)).GetProperty("body").GetProperty("answer").GetInt32() > 1,
+            "the second server to drop the answer the first one's change made old");
     }
 
     [Fact]
