@@ -16,6 +16,13 @@ public sealed class HttpProvider : ISourceProvider
     /// <summary>The largest <c>max_response_bytes</c> accepted (1 GiB).</summary>
     public const long MaxResponseBytesLimit = 1024L * 1024 * 1024;
 
+    /// <summary>The largest answer of <paramref name="source"/> a cache may hold: its <c>max_response_bytes</c> once decompressed (five times it).</summary>
+    public static long MaxCachedBytes(SourceConfig source)
+    {
+        ArgumentNullException.ThrowIfNull(source);
+        return 5 * (source.Settings.TryGetValue("max_response_bytes", out var bytes) && long.TryParse(bytes, NumberStyles.None, CultureInfo.InvariantCulture, out var limit) ? limit : UpstreamPolicy.DefaultMaxResponseBytes);
+    }
+
     /// <inheritdoc />
     public string Kind => KindName;
 
@@ -188,7 +195,7 @@ public sealed class HttpProvider : ISourceProvider
             : null;
         var authorities = settings.TryGetValue("ca_file", out var caPath) ? Load("ca_file", () => PemFiles.Authorities(context.ResolvePath(caPath))) : null;
 
-        var maxBytes = 10L * 1024 * 1024;
+        var maxBytes = UpstreamPolicy.DefaultMaxResponseBytes;
         if (settings.TryGetValue("max_response_bytes", out var max) && (!long.TryParse(max, NumberStyles.None, CultureInfo.InvariantCulture, out maxBytes) || maxBytes is < 1024 or > MaxResponseBytesLimit))
         {
             errors.Add(path + ".max_response_bytes", $"'{max}' is not a size from 1024 to 1073741824 bytes");

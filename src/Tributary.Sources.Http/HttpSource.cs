@@ -22,7 +22,6 @@ public sealed class HttpSource : IDataSource
     private readonly ResponseCache _cache;
     private readonly UpstreamToken? _token;
     private readonly TimeProvider _time;
-    private readonly Func<string, ValueTask>? _changed;
 
     internal HttpSource(SourceConfig config, HttpSourceSettings settings, HybridCache? cache, Func<string, ValueTask>? changed = null, TimeProvider? time = null)
     {
@@ -32,8 +31,7 @@ public sealed class HttpSource : IDataSource
         _client = new UpstreamClient(settings.Policy);
         _upstream = new ResilientUpstream(_client, config.Name, settings.Resilience);
         _time = time ?? TimeProvider.System;
-        _cache = new ResponseCache(config.Name, settings.Cache, cache, _time);
-        _changed = changed;
+        _cache = new ResponseCache(config.Name, settings.Cache, cache, changed, _time);
         _token = settings.OAuth is { } oauth ? new UpstreamToken(oauth, config.Name) : null;
     }
 
@@ -105,10 +103,6 @@ public sealed class HttpSource : IDataSource
             {
                 // The call changed something at the API: GETs answered before it are asked again, here and on the other servers.
                 await _cache.ForgetFreshAsync();
-                if (_changed is not null)
-                {
-                    await _changed(Name);
-                }
             }
 
             HttpSourceMetrics.Answered(Name, answer.Item2);

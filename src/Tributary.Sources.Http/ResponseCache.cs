@@ -41,7 +41,7 @@ public enum CacheOutcome
 /// <see cref="CacheOptions.StaleIfError"/>, marked <see cref="CacheOutcome.Stale"/>. At most
 /// <see cref="CacheOptions.MaxEntries"/> URLs are kept; the one kept longest goes first, from both.
 /// </summary>
-internal sealed class ResponseCache(string source, CacheOptions options, HybridCache? shared, TimeProvider time) : IDisposable
+internal sealed class ResponseCache(string source, CacheOptions options, HybridCache? shared, Func<string, ValueTask>? changed, TimeProvider time) : IDisposable
 {
     /// <summary>For a source created outside a server that has a result cache: its own, in memory only.</summary>
     private readonly Lazy<ServiceProvider> _own = new(() =>
@@ -112,13 +112,16 @@ internal sealed class ResponseCache(string source, CacheOptions options, HybridC
     }
 
     /// <summary>
-    /// Drops this source's fresh answers (a call through Tributary changed something at the API); the last good answers
-    /// stay for stale-if-error.
+    /// Drops this source's fresh answers (a call through Tributary changed something at the API): through the server's
+    /// <c>changed</c> callback, which drops them here and on the servers sharing Redis, or, outside a server, here. The
+    /// last good answers stay for stale-if-error.
     /// </summary>
     public ValueTask ForgetFreshAsync()
     {
         Interlocked.Increment(ref _changes);
-        return shared is not null || _own.IsValueCreated ? Cache.RemoveByTagAsync(Tag) : ValueTask.CompletedTask;
+        return changed is not null ? changed(source)
+            : _own.IsValueCreated ? Cache.RemoveByTagAsync(Tag)
+            : ValueTask.CompletedTask;
     }
 
     /// <inheritdoc />

@@ -83,9 +83,7 @@ public sealed class QueryResultCache
     public static long MaxPayloadBytes(TributaryConfig config)
     {
         ArgumentNullException.ThrowIfNull(config);
-        var largest = config.Sources.Select(s => s.Kind == Sources.Http.HttpProvider.KindName
-            ? s.Settings.TryGetValue("max_response_bytes", out var bytes) && long.TryParse(bytes, System.Globalization.CultureInfo.InvariantCulture, out var limit) ? 5 * limit : 5 * Sources.Http.UpstreamPolicy.DefaultMaxResponseBytes
-            : 2 * s.MaxResultBytes);
+        var largest = config.Sources.Select(s => s.Kind == Sources.Http.HttpProvider.KindName ? Sources.Http.HttpProvider.MaxCachedBytes(s) : 2 * s.MaxResultBytes);
         return Math.Min(int.MaxValue, largest.DefaultIfEmpty(2 * SourceConfig.DefaultMaxResultBytes).Max() + (64 * 1024));
     }
 

@@ -20,102 +20,47 @@ internal sealed partial class SecondLevelCache(IBufferDistributedCache inner, Fu
     public bool TryGet(string key, IBufferWriter<byte> destination) => Try(() => inner.TryGet(key, destination), false);
 
     /// <inheritdoc />
-    public async ValueTask<bool> TryGetAsync(string key, IBufferWriter<byte> destination, CancellationToken token = default)
-    {
-        if (!available())
-        {
-            return false;
-        }
-
-        try
-        {
-            return await inner.TryGetAsync(key, destination, token);
-        }
-        catch (Exception e) when (Failed(e, token))
-        {
-            return false;
-        }
-    }
+    public ValueTask<bool> TryGetAsync(string key, IBufferWriter<byte> destination, CancellationToken token = default) =>
+        TryAsync(() => inner.TryGetAsync(key, destination, token), false, token);
 
     /// <inheritdoc />
-    public void Set(string key, ReadOnlySequence<byte> value, DistributedCacheEntryOptions options) => Try(() => inner.Set(key, value, options));
+    public void Set(string key, ReadOnlySequence<byte> value, DistributedCacheEntryOptions options) => Try(() => { inner.Set(key, value, options); return true; }, false);
 
     /// <inheritdoc />
-    public async ValueTask SetAsync(string key, ReadOnlySequence<byte> value, DistributedCacheEntryOptions options, CancellationToken token = default)
-    {
-        if (!available())
-        {
-            return;
-        }
-
-        try
-        {
-            await inner.SetAsync(key, value, options, token);
-        }
-        catch (Exception e) when (Failed(e, token))
-        {
-        }
-    }
+    public async ValueTask SetAsync(string key, ReadOnlySequence<byte> value, DistributedCacheEntryOptions options, CancellationToken token = default) =>
+        await TryAsync(async () => { await inner.SetAsync(key, value, options, token); return true; }, false, token);
 
     /// <inheritdoc />
     public byte[]? Get(string key) => Try(() => inner.Get(key), null);
 
     /// <inheritdoc />
-    public async Task<byte[]?> GetAsync(string key, CancellationToken token = default)
-    {
-        if (!available())
-        {
-            return null;
-        }
-
-        try
-        {
-            return await inner.GetAsync(key, token);
-        }
-        catch (Exception e) when (Failed(e, token))
-        {
-            return null;
-        }
-    }
+    public async Task<byte[]?> GetAsync(string key, CancellationToken token = default) => await TryAsync(async () => await inner.GetAsync(key, token), null, token);
 
     /// <inheritdoc />
-    public void Set(string key, byte[] value, DistributedCacheEntryOptions options) => Try(() => inner.Set(key, value, options));
+    public void Set(string key, byte[] value, DistributedCacheEntryOptions options) => Try(() => { inner.Set(key, value, options); return true; }, false);
 
     /// <inheritdoc />
-    public Task SetAsync(string key, byte[] value, DistributedCacheEntryOptions options, CancellationToken token = default) =>
-        QuietlyAsync(() => inner.SetAsync(key, value, options, token), token);
+    public async Task SetAsync(string key, byte[] value, DistributedCacheEntryOptions options, CancellationToken token = default) =>
+        await TryAsync(async () => { await inner.SetAsync(key, value, options, token); return true; }, false, token);
 
     /// <inheritdoc />
-    public void Refresh(string key) => Try(() => inner.Refresh(key));
+    public void Refresh(string key) => Try(() => { inner.Refresh(key); return true; }, false);
 
     /// <inheritdoc />
-    public Task RefreshAsync(string key, CancellationToken token = default) => QuietlyAsync(() => inner.RefreshAsync(key, token), token);
+    public async Task RefreshAsync(string key, CancellationToken token = default) =>
+        await TryAsync(async () => { await inner.RefreshAsync(key, token); return true; }, false, token);
 
     /// <inheritdoc />
-    public void Remove(string key) => Try(() => inner.Remove(key));
+    public void Remove(string key) => Try(() => { inner.Remove(key); return true; }, false);
 
     /// <inheritdoc />
-    public Task RemoveAsync(string key, CancellationToken token = default) => QuietlyAsync(() => inner.RemoveAsync(key, token), token);
+    public async Task RemoveAsync(string key, CancellationToken token = default) =>
+        await TryAsync(async () => { await inner.RemoveAsync(key, token); return true; }, false, token);
 
     /// <inheritdoc />
     public void Dispose() => (inner as IDisposable)?.Dispose();
 
-    private async Task QuietlyAsync(Func<Task> operation, CancellationToken token)
-    {
-        if (!available())
-        {
-            return;
-        }
-
-        try
-        {
-            await operation();
-        }
-        catch (Exception e) when (Failed(e, token))
-        {
-        }
-    }
-
+    /// <summary><paramref name="operation"/>'s result, or <paramref name="failed"/> while the second level is unavailable or when it fails.</summary>
     private T Try<T>(Func<T> operation, T failed)
     {
         if (!available())
@@ -133,19 +78,21 @@ internal sealed partial class SecondLevelCache(IBufferDistributedCache inner, Fu
         }
     }
 
-    private void Try(Action operation)
+    /// <inheritdoc cref="Try{T}"/>
+    private async ValueTask<T> TryAsync<T>(Func<ValueTask<T>> operation, T failed, CancellationToken token)
     {
         if (!available())
         {
-            return;
+            return failed;
         }
 
         try
         {
-            operation();
+            return await operation();
         }
-        catch (Exception e) when (Failed(e, CancellationToken.None))
+        catch (Exception e) when (Failed(e, token))
         {
+            return failed;
         }
     }
 
